@@ -1,0 +1,84 @@
+"""VGG-19 ``features`` as a Gluon HybridSequential, and a hybridized extractor that taps named layers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, nd
+from mxnet.gluon import nn
+
+from .. import common
+
+layers = common.layers
+
+
+def build(
+    arrays: Mapping[str, np.ndarray], last: common.layers.Layer, pooling: str, dtype: str, ctx: mx.Context
+) -> nn.HybridSequential:
+    """HybridSequential of VGG-19 layers 0..last.index loaded from 'features.N.*' arrays; grad_req 'null'.
+
+    The conv layers have no fused activation; each ReLU is its own layer, as in Gluon's model zoo vgg19.
+    """
+    net = nn.HybridSequential()
+    for layer in layers.VGG19[: last.index + 1]:
+        if layer.kind == "conv":
+            net.add(nn.Conv2D(layer.out_channels, 3, padding=1, in_channels=layer.in_channels))
+        elif layer.kind == "relu":
+            net.add(nn.Activation("relu"))
+        else:
+            net.add(nn.MaxPool2D(2, 2) if pooling == "max" else nn.AvgPool2D(2, 2))
+    net.cast(dtype)
+    for layer in layers.VGG19[: last.index + 1]:
+        if layer.kind == "conv":
+            for p in ("weight", "bias"):
+                value = nd.array(arrays[f"features.{layer.index}.{p}"], ctx=ctx, dtype=dtype)
+                getattr(net[layer.index], p).initialize(mx.init.Constant(value), ctx=ctx)
+    net.collect_params().setattr("grad_req", "null")
+    return net
+
+
+class FeatureExtractor(nn.HybridBlock):
+    """Runs the net once and returns the outputs of the requested layers, in the requested order."""
+
+    def __init__(self, net: nn.HybridSequential, names: Sequence[str]) -> None:
+        super().__init__()
+        self.names = list(names)
+        self.taps = {layers.BY_NAME[name].index: name for name in self.names}
+        if max(self.taps) >= len(net):
+            raise ValueError(f"layer {layers.VGG19[max(self.taps)].name} is deeper than the net ({len(net)} layers)")
+        with self.name_scope():
+            self.net = net
+
+    def hybrid_forward(self, F, X):
+        """Outputs of the requested layers for input X (a tuple, so that the block hybridizes)."""
+        outputs = {}
+        for i in range(max(self.taps) + 1):
+            X = self.net[i](X)
+            if i in self.taps:
+                outputs[self.taps[i]] = X
+        return tuple(outputs[name] for name in self.names)
+
+
+def feature_extractor(net: nn.HybridSequential, names: Sequence[str | int]):
+    """A callable image -> {name: output} over a hybridized FeatureExtractor block, always in training mode.
+
+    With oneDNN, MXNet runs a convolution through a different primitive in training mode (the default inside
+    autograd.record()) than in inference mode, and the results differ by about 1e-6; and max-pooling backward
+    after an inference-mode forward is wrong (apache/mxnet#10994). So every forward pass, the targets' too,
+    runs in training mode: the same image then gives the same features in and out of record(). VGG has no
+    dropout or batch norm, so training mode changes nothing else.
+    """
+    block = FeatureExtractor(net, layers.resolve_all(names))
+    block.hybridize(static_alloc=True, static_shape=True)
+
+    def extract(X: nd.NDArray) -> dict[str, nd.NDArray]:
+        with autograd.train_mode():
+            outputs = block(X)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        return dict(zip(block.names, outputs, strict=True))
+
+    extract.module = block
+    return extract

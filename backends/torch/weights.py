@@ -1,0 +1,55 @@
+"""torch weight files (.pth state dicts) and torchvision's ImageNet VGG-19 download."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from .. import common
+
+TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"
+
+
+def read(path: str) -> dict[str, np.ndarray]:
+    """Every tensor of a torch state dict file as numpy arrays (no code in the file is run)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds for damaged or foreign files
+        raise common.UserError(f"{path!r} is not a readable torch state dict: {str(e).splitlines()[0][:200]}") from e
+    if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
+        state = state["state_dict"]
+    if not isinstance(state, Mapping):
+        raise common.UserError(f"{path!r} holds a {type(state).__name__}, not a state dict")
+    return {k: v.detach().cpu().numpy() for k, v in state.items() if isinstance(v, torch.Tensor)}
+
+
+def write(path: str, arrays: Mapping[str, np.ndarray]) -> None:
+    """Save arrays as a torch state dict, atomically."""
+    state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+    common.outputs.write_atomic(path, lambda tmp: torch.save(state, tmp), "weights file")
+
+
+def cache_dir() -> str:
+    """Where torch.hub keeps downloaded checkpoints."""
+    return os.path.join(torch.hub.get_dir(), "checkpoints")
+
+
+def pretrained() -> tuple[dict[str, np.ndarray], str]:
+    """torchvision's VGG19_Weights.IMAGENET1K_V1, from torch.hub's cache or downloaded into it."""
+    from torchvision.models import VGG19_Weights
+
+    path = os.path.join(cache_dir(), TORCHVISION_FILE)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # torch.hub's "Downloading: ..." line
+            state = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False, check_hash=True)
+    except Exception as e:  # URLError, hash mismatch, disk errors: all mean "cannot be had"
+        raise common.WeightsUnavailable(
+            f"torchvision's ImageNet VGG-19 ({TORCHVISION_FILE}) is not in {cache_dir()} and could not be "
+            f"downloaded ({type(e).__name__}); put the file there, or use --weights PATH or --weights random"
+        ) from e
+    return {k: v.numpy() for k, v in state.items()}, path

@@ -1,0 +1,175 @@
+"""The contract every backend implements: the one place its methods are documented.
+
+A backend is a thin layer of framework idiom over this contract. Tensors are the framework's own
+(torch.Tensor, mxnet.nd.NDArray); shapes follow the documents: images and feature maps are (1, c, h, w).
+Methods a backend inherits from here are framework-free and written once.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+
+from . import layers
+from .weights import Weights, canonical_names, resolve, validate
+
+Tensor = Any  # torch.Tensor or mxnet.nd.NDArray
+StepLosses = tuple[float, float, float, float]  # content, style, tv, total (each already weighted)
+LossFn = Callable[[Tensor], Sequence[Tensor]]  # image -> (content, style, tv, total) tensors
+
+
+class Trainer(Protocol):
+    """Optimizes a model's parameters one step at a time (Adam with step learning-rate decay)."""
+
+    def step(self) -> StepLosses:
+        """Evaluate the losses of the current image and, if they are finite, update the parameters once."""
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate the next step will use."""
+
+    def image(self) -> Tensor:
+        """The image the model produces now (no gradient recorded)."""
+
+    def last_finite_image(self) -> Tensor | None:
+        """The most recent image whose losses were finite, or None before the first step."""
+
+
+class Backend(abc.ABC):
+    """One framework's implementation of preprocessing, VGG-19 features, the losses and training."""
+
+    name: str = ""
+    framework: str = ""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+
+    def __repr__(self) -> str:
+        return f"<{self.name} backend on {self.device}>"
+
+    @property
+    @abc.abstractmethod
+    def version(self) -> str:
+        """The framework's version string."""
+
+    # --- tensors ---------------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def asarray(self, array: np.ndarray) -> Tensor:
+        """A framework tensor on this backend's device holding a copy of ``array``, with the same dtype."""
+
+    @abc.abstractmethod
+    def to_numpy(self, X: Tensor) -> np.ndarray:
+        """A numpy copy of a tensor (detached from any gradient record)."""
+
+    # --- preprocessing ---------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def to_tensor(self, pixels: np.ndarray, dtype: str = "float32", normalize: bool = True) -> Tensor:
+        """uint8 (H, W, 3) pixels -> (1, 3, H, W) tensor scaled to [0, 1], ImageNet-normalized if asked.
+
+        The scaling and normalization are computed in ``dtype`` (so float64 runs never pass through float32).
+        """
+
+    @abc.abstractmethod
+    def to_pixels(self, X: Tensor, normalized: bool = True) -> np.ndarray:
+        """(1, 3, H, W) tensor -> (H, W, 3) float64 in [0, 1]: normalization undone, then clipped."""
+
+    def preprocess(
+        self, image: Image.Image, size: tuple[int, int], dtype: str = "float32", normalize: bool = True
+    ) -> Tensor:
+        """PIL image -> (1, 3, H, W) tensor: resized to size=(H, W) by the shared PIL resize, then to_tensor."""
+        from .images import pixels
+
+        return self.to_tensor(pixels(image, size), dtype, normalize)
+
+    def postprocess(self, X: Tensor, normalized: bool = True) -> Image.Image:
+        """(1, 3, H, W) tensor -> RGB PIL image: to_pixels, then rounded to the nearest 8-bit level."""
+        from .images import from_float
+
+        return from_float(self.to_pixels(X, normalized))
+
+    # --- losses (the documents' formulas) -----------------------------------------------------------------------
+    @staticmethod
+    @abc.abstractmethod
+    def gram(Y: Tensor) -> Tensor:
+        """Y Y^T / (c h w) on the (c, h w) reshape of a (1, c, h, w) feature map: a (c, c) matrix."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def content_loss(Y_hat: Tensor, Y: Tensor) -> Tensor:
+        """Mean squared error between the synthesized and the content image's features (a scalar tensor)."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def style_loss(Y_hat: Tensor, gram_Y: Tensor) -> Tensor:
+        """Mean squared error between gram(Y_hat) and the style image's precomputed Gram matrix."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def tv_loss(X: Tensor) -> Tensor:
+        """Total variation: 0.5 (mean |x[i+1, j] - x[i, j]| + mean |x[i, j+1] - x[i, j]|) over all channels."""
+
+    # --- the network -----------------------------------------------------------------------------------------------
+    def vgg19(
+        self,
+        weights: str | Weights | Mapping[str, np.ndarray] = "random",
+        seed: int = 0,
+        pooling: str = "max",
+        dtype: str = "float32",
+        upto: str | int = "pool5",
+    ) -> Any:
+        """VGG-19 ``features`` cut after layer ``upto``, weights frozen (no gradient is ever computed for them).
+
+        ``weights`` is "random" (seeded by ``seed``, identical in every backend), "imagenet", "auto"
+        (imagenet if it can be had, else random), a .pth/.params path, a Weights, or a 'features.N.weight' dict.
+        ``pooling`` is "max" (as trained) or "avg".
+        """
+        if pooling not in ("max", "avg"):
+            raise ValueError(f"pooling must be 'max' or 'avg', not {pooling!r}")
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
+        last = layers.resolve(upto)
+        if isinstance(weights, str):
+            weights = resolve(self, weights, seed, last)
+        arrays = weights.arrays if isinstance(weights, Weights) else canonical_names(weights)
+        return self._build_vgg19(validate(arrays, last, "weights"), last, pooling, dtype)
+
+    @abc.abstractmethod
+    def _build_vgg19(self, arrays: Mapping[str, np.ndarray], last: layers.Layer, pooling: str, dtype: str) -> Any:
+        """The framework network for validated 'features.N.*' arrays, cut after ``last``, frozen."""
+
+    @abc.abstractmethod
+    def feature_extractor(self, net: Any, names: Sequence[str | int]) -> Callable[[Tensor], dict[str, Tensor]]:
+        """A callable mapping an image to {layer name: that layer's output}, exactly, for the named layers."""
+
+    @abc.abstractmethod
+    def pretrained_weights(self) -> tuple[dict[str, np.ndarray], str]:
+        """ImageNet VGG-19 arrays through the framework's own download and cache, and the file they came from.
+
+        Raises WeightsUnavailable (one line naming the file, the cache folder and the alternatives) when the
+        file is neither cached nor downloadable.
+        """
+
+    # --- training ----------------------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def synthesized_image(self, X: Tensor) -> Any:
+        """The documents' SynthesizedImage: a model whose only parameter is the image, initialized to X."""
+
+    @abc.abstractmethod
+    def trainer(
+        self,
+        model: Any,
+        loss_fn: LossFn,
+        lr: float,
+        decay_every: int,
+        decay_factor: float,
+        inputs: Sequence[Tensor] = (),
+    ) -> Trainer:
+        """A Trainer for ``model(*inputs)`` under ``loss_fn``: Adam (torch's formula), lr x factor every N steps."""
+
+    @abc.abstractmethod
+    def gradient(self, loss_fn: LossFn, X: Tensor) -> tuple[list[float], Tensor]:
+        """(the four losses at X, d total / d X): one forward and backward pass with X as the only variable."""

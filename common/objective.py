@@ -1,0 +1,74 @@
+"""The style-transfer objective, written once for every backend (the documents' ``#@tab all`` cell).
+
+It only calls the backend's loss functions and uses + and *, which torch tensors and MXNet NDArrays share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .interface import Backend, Tensor
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the three terms of the total loss (the d2l defaults)."""
+
+    content: float = 1.0
+    style: float = 1e4
+    tv: float = 10.0
+
+
+def compute_loss(
+    ops: Backend,
+    X: Tensor,
+    contents_Y_hat: Sequence[Tensor],
+    styles_Y_hat: Sequence[Tensor],
+    contents_Y: Sequence[Tensor],
+    styles_Y_gram: Sequence[Tensor],
+    weights: LossWeights,
+) -> tuple[list[Tensor], list[Tensor], Tensor, Tensor]:
+    """Per-layer weighted content and style losses, the weighted TV loss, and their sum (in the documents' order)."""
+    contents_l = [
+        ops.content_loss(Y_hat, Y) * weights.content for Y_hat, Y in zip(contents_Y_hat, contents_Y, strict=True)
+    ]
+    styles_l = [ops.style_loss(Y_hat, G) * weights.style for Y_hat, G in zip(styles_Y_hat, styles_Y_gram, strict=True)]
+    tv_l = ops.tv_loss(X) * weights.tv
+    total = sum([*styles_l, *contents_l, tv_l])
+    return contents_l, styles_l, tv_l, total
+
+
+class Objective:
+    """Image -> (content, style, tv, total) against fixed targets: content features and style Gram matrices."""
+
+    def __init__(
+        self,
+        ops: Backend,
+        extractor: Callable[[Tensor], dict[str, Tensor]],
+        content_layers: Sequence[str],
+        style_layers: Sequence[str],
+        content_X: Tensor,
+        style_X: Tensor,
+        weights: LossWeights,
+    ) -> None:
+        self.ops, self.extractor, self.weights = ops, extractor, weights
+        self.content_layers, self.style_layers = list(content_layers), list(style_layers)
+        content_features = extractor(content_X)
+        style_features = extractor(style_X)
+        self.contents_Y = [content_features[name] for name in self.content_layers]
+        self.styles_Y_gram = [ops.gram(style_features[name]) for name in self.style_layers]
+
+    def __call__(self, X: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The four losses of image X (each a scalar tensor that can be back-propagated)."""
+        features = self.extractor(X)
+        contents_l, styles_l, tv_l, total = compute_loss(
+            self.ops,
+            X,
+            [features[name] for name in self.content_layers],
+            [features[name] for name in self.style_layers],
+            self.contents_Y,
+            self.styles_Y_gram,
+            self.weights,
+        )
+        return sum(contents_l), sum(styles_l), tv_l, total

@@ -1,0 +1,81 @@
+"""The optimization loop, framework-free: steps a backend's Trainer, records each step, watches for trouble."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from .interface import StepLosses, Trainer
+
+LOSS_NAMES = ("content", "style", "tv", "total")
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What one step recorded: the losses of the image it started from, its learning rate and wall time."""
+
+    step: int
+    content: float
+    style: float
+    tv: float
+    total: float
+    lr: float
+    seconds: float
+
+    def as_dict(self) -> dict[str, float]:
+        """The record as the run record's JSON object."""
+        return asdict(self)
+
+
+def is_finite(losses: StepLosses) -> bool:
+    """Whether every loss is a finite number (a trainer updates nothing otherwise)."""
+    return all(math.isfinite(v) for v in losses)
+
+
+@dataclass
+class Outcome:
+    """How a loop ended: 'completed', 'interrupted' or 'diverged', with every step it recorded."""
+
+    status: str
+    history: list[StepRecord]
+
+
+def optimize(
+    trainer: Trainer,
+    steps: int,
+    *,
+    first_step: int = 1,
+    progress: bool = False,
+    on_step: Callable[[StepRecord], None] | None = None,
+    stop_requested: Callable[[], bool] | None = None,
+) -> Outcome:
+    """Run ``steps`` trainer steps; stop early on a non-finite loss ('diverged') or when asked ('interrupted')."""
+    history: list[StepRecord] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, file=sys.stderr, unit="step", dynamic_ncols=True, leave=False)
+    try:
+        for k in range(first_step, first_step + steps):
+            lr = trainer.learning_rate
+            start = time.perf_counter()
+            losses = trainer.step()
+            record = StepRecord(k, *losses, lr=lr, seconds=time.perf_counter() - start)
+            history.append(record)
+            if bar is not None:
+                bar.set_postfix(content=f"{losses[0]:.3g}", style=f"{losses[1]:.3g}", tv=f"{losses[2]:.3g}")
+                bar.update()
+            if not is_finite(losses):
+                return Outcome("diverged", history)
+            if on_step is not None:
+                on_step(record)
+            if stop_requested is not None and stop_requested():
+                return Outcome("interrupted", history)
+        return Outcome("completed", history)
+    finally:
+        if bar is not None:
+            bar.close()
