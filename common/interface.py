@@ -95,7 +95,7 @@ class Backend(abc.ABC):
     @staticmethod
     @abc.abstractmethod
     def gram(Y: Tensor) -> Tensor:
-        """Y Y^T / (c h w) on the (c, h w) reshape of a (1, c, h, w) feature map: a (c, c) matrix."""
+        """The Gram matrix Y Y^T / (c h w) of the (c, h w) reshape of a (1, c, h, w) feature map: (c, c)."""
 
     @staticmethod
     @abc.abstractmethod

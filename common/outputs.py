@@ -19,12 +19,12 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 def check_writable(path: str | os.PathLike, extensions: tuple[str, ...] | None = None, what: str = "output") -> Path:
     """Refuse, before any work is done, an output path that cannot be written; return it as a Path."""
     p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{what} {str(p)!r} is a folder; give a file name inside it")
     if extensions is not None and p.suffix.lower() not in extensions:
         raise UserError(
             f"{what} {str(p)!r}: unsupported extension {p.suffix or '(none)'!r}; use one of {', '.join(extensions)}"
         )
-    if p.is_dir():
-        raise UserError(f"{what} {str(p)!r} is a folder; give a file name inside it")
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise UserError(f"{what} {str(p)!r}: folder {str(folder)!r} does not exist; create it first")

@@ -22,9 +22,6 @@ def style_loss(Y_hat: nd.NDArray, gram_Y: nd.NDArray) -> nd.NDArray:
     return (gram(Y_hat) - gram_Y.detach()).square().mean()
 
 
-def tv_loss(Y_hat: nd.NDArray) -> nd.NDArray:
+def tv_loss(X: nd.NDArray) -> nd.NDArray:
     """Total variation of an image."""
-    return 0.5 * (
-        (Y_hat[:, :, 1:, :] - Y_hat[:, :, :-1, :]).abs().mean()
-        + (Y_hat[:, :, :, 1:] - Y_hat[:, :, :, :-1]).abs().mean()
-    )
+    return 0.5 * ((X[:, :, 1:, :] - X[:, :, :-1, :]).abs().mean() + (X[:, :, :, 1:] - X[:, :, :, :-1]).abs().mean())

@@ -22,9 +22,8 @@ def style_loss(Y_hat: torch.Tensor, gram_Y: torch.Tensor) -> torch.Tensor:
     return torch.square(gram(Y_hat) - gram_Y.detach()).mean()
 
 
-def tv_loss(Y_hat: torch.Tensor) -> torch.Tensor:
+def tv_loss(X: torch.Tensor) -> torch.Tensor:
     """Total variation of an image."""
     return 0.5 * (
-        torch.abs(Y_hat[:, :, 1:, :] - Y_hat[:, :, :-1, :]).mean()
-        + torch.abs(Y_hat[:, :, :, 1:] - Y_hat[:, :, :, :-1]).mean()
+        torch.abs(X[:, :, 1:, :] - X[:, :, :-1, :]).mean() + torch.abs(X[:, :, :, 1:] - X[:, :, :, :-1]).mean()
     )

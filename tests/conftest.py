@@ -1,0 +1,52 @@
+"""Shared fixtures: backends (required ones fail rather than skip), small images and image files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from helpers import random_pixels, smooth_image
+from PIL import Image
+
+import common
+
+BACKEND_NAMES = ("torch", "mxnet")
+# CI sets NST_REQUIRED_BACKENDS=torch,mxnet: a backend listed here that cannot be imported fails every test
+# that uses it, so a broken install can never hide behind a skip.
+REQUIRED = {name.strip() for name in os.environ.get("NST_REQUIRED_BACKENDS", "").split(",") if name.strip()}
+
+_loaded: dict[str, common.Backend] = {}
+
+
+def get_backend(name: str) -> common.Backend:
+    """The backend, loaded once per session; fail if it is required and will not import, else skip."""
+    if name not in _loaded:
+        try:
+            _loaded[name] = common.load_backend(name)
+        except common.BackendUnavailable as e:
+            if name in REQUIRED:
+                pytest.fail(f"backend {name} is required (NST_REQUIRED_BACKENDS) but will not import: {e}")
+            pytest.skip(f"backend {name} not installed: {e}")
+    return _loaded[name]
+
+
+@pytest.fixture(params=BACKEND_NAMES)
+def backend(request: pytest.FixtureRequest) -> common.Backend:
+    """Each backend in turn."""
+    return get_backend(request.param)
+
+
+@pytest.fixture
+def both() -> tuple[common.Backend, common.Backend]:
+    """The torch and the MXNet backend, for cross-backend comparisons."""
+    return get_backend("torch"), get_backend("mxnet")
+
+
+@pytest.fixture
+def image_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A content and a style image file, 48x64 and 40x40."""
+    content, style = tmp_path / "content.png", tmp_path / "style.jpg"
+    smooth_image(48, 64, seed=1).save(content)
+    Image.fromarray(random_pixels(40, 40, seed=2)).save(style, quality=95)
+    return content, style

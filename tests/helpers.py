@@ -1,0 +1,28 @@
+"""Helpers the tests share: error measures and generated images."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+
+def rel_err(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b| / max |b|: a relative error that stays meaningful where b has zeros."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    scale = np.abs(b).max()
+    return float(np.abs(a - b).max() / scale) if scale > 0 else float(np.abs(a - b).max())
+
+
+def random_pixels(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Random uint8 (H, W, 3) pixels."""
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def smooth_image(h: int, w: int, seed: int = 0) -> Image.Image:
+    """A photo-like RGB image: smooth colour gradients plus a little noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    phase = rng.uniform(0, 6.28, 3)
+    img = np.stack([0.5 + 0.4 * np.sin(4 * x + 3 * y + p) for p in phase], axis=-1)
+    img += rng.normal(0, 0.03, img.shape)
+    return Image.fromarray(np.rint(np.clip(img, 0, 1) * 255).astype(np.uint8))

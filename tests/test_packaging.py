@@ -1,0 +1,41 @@
+"""Installed, the project is one package, nst: no generic top-level names, and the nst command works anywhere."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_elsewhere(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """Run Python in a folder outside the checkout, so only what is installed can be imported."""
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+
+def test_no_generic_top_level_names_are_installed(tmp_path: Path) -> None:
+    r = run_elsewhere(
+        "import importlib.util as u; print([n for n in ('common', 'backends', 'cli') if u.find_spec(n)])", tmp_path
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_the_installed_package_keeps_the_layout_under_nst(tmp_path: Path) -> None:
+    r = run_elsewhere(
+        "import sys; from nst import common, cli; import nst.backends; "
+        "print(common.load_backend('torch').name, common.Settings().steps, callable(cli.main),"
+        " 'mxnet' in sys.modules)",
+        tmp_path,
+    )
+    if "not installed" in r.stderr:
+        pytest.skip("torch is not installed")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["torch", "500", "True", "False"]
+
+
+def test_the_nst_command_is_on_the_path_of_the_environment(tmp_path: Path) -> None:
+    nst = Path(sys.executable).with_name("nst")
+    r = subprocess.run([str(nst), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "stylize" in r.stdout

@@ -1,0 +1,124 @@
+"""Training: the image is the only parameter, Adam is torch's formula in both backends, the schedule is the same."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import random_pixels
+
+import common
+from common import reference
+
+
+def quadratic(ops: common.Backend, target: np.ndarray):
+    """A loss_fn with a known gradient: total = sum((X - target)^2) * scale, reported in all four slots."""
+    T = ops.asarray(target)
+
+    def loss_fn(X):
+        d = X - T
+        total = (d * d).sum() * 0.5
+        return total * 0, total * 0, total * 0, total
+
+    return loss_fn
+
+
+def test_adam_matches_torchs_formula_in_float64(backend) -> None:
+    rng = np.random.default_rng(0)
+    X0, T = rng.standard_normal((1, 3, 4, 5)), rng.standard_normal((1, 3, 4, 5))
+    trainer = backend.trainer(backend.synthesized_image(backend.asarray(X0)), quadratic(backend, T), 0.05, 3, 0.5)
+    p, m, v = X0.copy(), np.zeros_like(X0), np.zeros_like(X0)
+    rates = reference.step_decay(0.05, 3, 0.5, 8)
+    for t in range(1, 9):
+        trainer.step()
+        p, m, v = reference.adam_step(p, p - T, m, v, t, rates[t - 1])
+        np.testing.assert_allclose(backend.to_numpy(trainer.image()), p, rtol=1e-13, atol=1e-15)
+
+
+def test_mxnets_builtin_adam_is_a_different_update() -> None:
+    """Why the MXNet backend brings its own optimizer: gluon's 'adam' follows reference.mxnet_adam_step."""
+    mx = pytest.importorskip("mxnet")
+    from mxnet import autograd, gluon
+
+    X0 = np.full((1, 4), 1.0)
+    grad = np.array([[1e-6, 1e-4, 1e-2, 1.0]])
+    w = gluon.Parameter("w", shape=X0.shape, dtype="float64", init=mx.init.Constant(mx.nd.array(X0, dtype="float64")))
+    w.initialize()
+    trainer = gluon.Trainer([w], "adam", {"learning_rate": 0.1})
+    with autograd.record():
+        loss = (w.data() * mx.nd.array(grad, dtype="float64")).sum()
+    loss.backward()
+    trainer.step(1)
+    mxnet_p = reference.mxnet_adam_step(X0, grad, 0 * X0, 0 * X0, 1, 0.1)[0]
+    torch_p = reference.adam_step(X0, grad, 0 * X0, 0 * X0, 1, 0.1)[0]
+    np.testing.assert_allclose(w.data().asnumpy(), mxnet_p, rtol=1e-6)  # float32 betas in its fused kernel
+    assert np.abs(mxnet_p - torch_p).max() > 1e-3
+
+
+@pytest.mark.parametrize("every,factor", [(50, 0.8), (3, 0.1), (1, 0.5)])
+def test_the_learning_rate_schedule_is_the_same_in_both_backends(backend, every: int, factor: float) -> None:
+    X0 = np.zeros((1, 3, 2, 2))
+    trainer = backend.trainer(
+        backend.synthesized_image(backend.asarray(X0)), quadratic(backend, X0 + 1), 0.3, every, factor
+    )
+    seen = []
+    for _ in range(7 if every < 50 else 120):
+        seen.append(trainer.learning_rate)
+        trainer.step()
+    assert seen == reference.step_decay(0.3, every, factor, len(seen))
+
+
+def test_the_image_is_the_only_parameter_and_vgg_gets_no_gradient(backend) -> None:
+    s = common.Settings()
+    net = backend.vgg19("random", upto="conv5_1")
+    params_before = _vgg_params(backend, net)
+    ex = backend.feature_extractor(net, s.content_layers + s.style_layers)
+    X = backend.to_tensor(random_pixels(24, 24))
+    obj = common.Objective(backend, ex, s.content_layers, s.style_layers, X, X, common.LossWeights())
+    model = backend.synthesized_image(backend.to_tensor(random_pixels(24, 24, seed=1)))
+    trainer = backend.trainer(model, obj, 0.1, 50, 0.8)
+    trainer.step()
+    trainer.step()
+    if backend.name == "torch":
+        assert [p.shape for p in model.parameters()] == [(1, 3, 24, 24)]
+        assert all(not p.requires_grad and p.grad is None for p in net.parameters())
+    else:
+        assert [p.shape for p in model.collect_params().values()] == [(1, 3, 24, 24)]
+        assert all(p.grad_req == "null" for p in net.collect_params().values())
+    after = _vgg_params(backend, net)
+    assert all(np.array_equal(params_before[k], after[k]) for k in params_before)
+
+
+def _vgg_params(backend, net) -> dict[str, np.ndarray]:
+    if backend.name == "torch":
+        return {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+    return {k: v.data().asnumpy() for k, v in net.collect_params().items()}
+
+
+def test_a_non_finite_loss_updates_nothing_and_keeps_the_last_finite_image(backend) -> None:
+    X0 = np.zeros((1, 3, 2, 2))
+    base = quadratic(backend, X0 + 1)
+    calls = []
+
+    def loss_fn(X):
+        calls.append(1)
+        losses = base(X)
+        return losses if len(calls) < 3 else (*losses[:3], losses[3] * float("nan"))
+
+    trainer = backend.trainer(backend.synthesized_image(backend.asarray(X0)), loss_fn, 0.1, 50, 0.8)
+    assert trainer.last_finite_image() is None
+    trainer.step()
+    after_one = backend.to_numpy(trainer.image())
+    trainer.step()
+    after_two = backend.to_numpy(trainer.image())
+    values = trainer.step()
+    assert np.isnan(values[3])
+    np.testing.assert_array_equal(backend.to_numpy(trainer.image()), after_two)  # not updated
+    np.testing.assert_array_equal(backend.to_numpy(trainer.last_finite_image()), after_one)
+
+
+def test_gradient_matches_the_analytic_one(backend) -> None:
+    rng = np.random.default_rng(1)
+    X, T = rng.standard_normal((1, 3, 3, 3)), rng.standard_normal((1, 3, 3, 3))
+    losses, grad = backend.gradient(quadratic(backend, T), backend.asarray(X))
+    np.testing.assert_allclose(backend.to_numpy(grad), X - T, rtol=1e-12)
+    assert losses[3] == pytest.approx(0.5 * ((X - T) ** 2).sum())
