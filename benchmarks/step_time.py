@@ -1,0 +1,149 @@
+"""Seconds per optimization step: each backend beside the source documents' own code, in one run.
+
+Every contender runs in a fresh process (so thread settings and caches do not leak between them), on the
+same seeded random VGG-19 weights and the same random content and style images, d2l settings (layers
+0,5,10,19,28 and 25, weights 1/1e4/10, Adam). Each process times --steps steps after --warmup steps; the
+median is reported. Usage:
+
+    python benchmarks/step_time.py                      # 150x225 and 300x450, writes benchmarks/results/step_time.json
+    python benchmarks/step_time.py --sizes 300x450 --steps 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+CONTENDERS = {
+    "torch": "this project's torch backend",
+    "torch-documents": "d2l PyTorch code as written",
+    "mxnet": "this project's mxnet backend",
+    "mxnet-documents": "d2l MXNet code as written (MXNet's default threads)",
+    "mxnet-documents-threads": "d2l MXNet code as written, OMP_NUM_THREADS = cores",
+}
+
+
+def measure(contender: str, h: int, w: int, warmup: int, steps: int) -> list[float]:
+    """Run in this process: seconds of each timed step of one contender."""
+    import numpy as np
+
+    sys.path[:0] = [str(ROOT), str(HERE)]
+    import common
+
+    rng = np.random.default_rng(0)
+    content_px, style_px = (rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(2))
+    if contender.endswith("-documents") or contender.endswith("-documents-threads"):
+        import documents
+
+        framework = contender.split("-")[0]
+        content, style = (common.reference.preprocess(p).astype(np.float32) for p in (content_px, style_px))
+        step = getattr(documents, f"{framework}_step_factory")(common.random_vgg19(0), content, style)
+    else:
+        ops = common.load_backend(contender)
+        s = common.Settings()
+        names = tuple(dict.fromkeys(s.content_layers + s.style_layers))
+        net = ops.vgg19("random", seed=0, upto="conv5_1")
+        content, style = ops.to_tensor(content_px), ops.to_tensor(style_px)
+        objective = common.Objective(
+            ops,
+            ops.feature_extractor(net, names),
+            s.content_layers,
+            s.style_layers,
+            content,
+            style,
+            common.LossWeights(),
+        )
+        step = ops.trainer(ops.synthesized_image(content), objective, 0.3, 50, 0.8).step
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def run_contender(contender: str, h: int, w: int, warmup: int, steps: int) -> list[float]:
+    """Measure one contender in a fresh Python process."""
+    env = dict(os.environ)
+    env.pop("OMP_NUM_THREADS", None)
+    if contender.endswith("-threads"):
+        env["OMP_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
+    argv = [sys.executable, __file__, "--child", contender, f"{h}x{w}", str(warmup), str(steps)]
+    r = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if r.returncode != 0:
+        raise RuntimeError(f"{contender} {h}x{w} failed:\n{r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Measure every contender at every size and print a Markdown table."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="150x225,300x450")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--contenders", default=",".join(CONTENDERS))
+    p.add_argument("--out", default=str(HERE / "results" / "step_time.json"))
+    p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        contender, size, warmup, steps = args.child
+        h, w = map(int, size.split("x"))
+        print(json.dumps(measure(contender, h, w, int(warmup), int(steps))))
+        return
+
+    sys.path.insert(0, str(ROOT))
+    from common.record import versions
+
+    results = []
+    for size in args.sizes.split(","):
+        h, w = map(int, size.split("x"))
+        for contender in args.contenders.split(","):
+            times = run_contender(contender, h, w, args.warmup, args.steps)
+            results.append({"contender": contender, "size": [h, w], "median": statistics.median(times),
+                            "min": min(times), "max": max(times), "steps": times})  # fmt: skip
+            print(f"{contender:26s} {h}x{w}: median {statistics.median(times):.3f} s/step", file=sys.stderr)
+    machine = versions()
+    import mxnet
+    import torch
+
+    machine.update(torch=torch.__version__, mxnet=mxnet.__version__)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
+    print(table(results, machine))
+
+
+def table(results: list[dict], machine: dict) -> str:
+    """A Markdown table: median seconds per step, and each backend's ratio to the documents' code."""
+    med = {(r["contender"], tuple(r["size"])): r["median"] for r in results}
+    sizes = sorted({tuple(r["size"]) for r in results})
+    lines = [
+        f"Machine: {machine['cpu']}, {machine['cores']} cores; torch {machine['torch']}, mxnet {machine['mxnet']}.",
+        "",
+        "| contender | " + " | ".join(f"{h}x{w} s/step" for h, w in sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    for c, label in CONTENDERS.items():
+        if any((c, s) in med for s in sizes):
+            lines.append(
+                f"| {label} | " + " | ".join(f"{med[c, s]:.3f}" if (c, s) in med else "" for s in sizes) + " |"
+            )
+    for ours, docs in (("torch", "torch-documents"), ("mxnet", "mxnet-documents"), ("mxnet", "torch")):
+        if all((c, s) in med for c in (ours, docs) for s in sizes):
+            ratios = " | ".join(f"{med[ours, s] / med[docs, s]:.2f}x" for s in sizes)
+            lines.append(f"| {ours} / {docs} | {ratios} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
