@@ -8,6 +8,7 @@ Methods a backend inherits from here are framework-free and written once.
 from __future__ import annotations
 
 import abc
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -39,11 +40,42 @@ class Trainer(Protocol):
         """The most recent image whose losses were finite, or None before the first step."""
 
 
+# Where each backend keeps the implementation of a contract method: backends/<name>/<module>.py, <function>.
+# Every backend has these modules with these names; Backend subclasses are bound to them automatically.
+IMPLEMENTED_BY: dict[str, tuple[str, str]] = {
+    "to_numpy": ("processing", "to_numpy"),
+    "to_pixels": ("processing", "to_pixels"),
+    "gram": ("losses", "gram"),
+    "content_loss": ("losses", "content_loss"),
+    "style_loss": ("losses", "style_loss"),
+    "tv_loss": ("losses", "tv_loss"),
+    "feature_extractor": ("vgg", "feature_extractor"),
+    "pretrained_weights": ("weights", "pretrained"),
+    "synthesized_image": ("trainer", "SynthesizedImage"),
+    "trainer": ("trainer", "Trainer"),
+    "gradient": ("trainer", "gradient"),
+}
+
+
 class Backend(abc.ABC):
-    """One framework's implementation of preprocessing, VGG-19 features, the losses and training."""
+    """One framework's implementation of preprocessing, VGG-19 features, the losses and training.
+
+    A subclass defined in backends/<name>/__init__.py gets the methods of IMPLEMENTED_BY from its package's
+    modules; it writes itself only what depends on its device: __init__, version, asarray, to_tensor and
+    _build_vgg19.
+    """
 
     name: str = ""
     framework: str = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        package = cls.__module__
+        for method, (module, function) in IMPLEMENTED_BY.items():
+            if method not in cls.__dict__:
+                implementation = getattr(importlib.import_module(f"{package}.{module}"), function)
+                setattr(cls, method, staticmethod(implementation))
+        abc.update_abstractmethods(cls)
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device

@@ -11,8 +11,7 @@ if hasattr(os, "sched_getaffinity"):
 import mxnet as mx
 
 from .. import common
-from . import losses, processing, vgg, weights
-from .trainer import SynthesizedImage, Trainer, gradient
+from . import processing, vgg
 
 
 class Backend(common.Backend):
@@ -37,18 +36,6 @@ class Backend(common.Backend):
     def to_tensor(self, pixels, dtype="float32", normalize=True):
         """uint8 HWC pixels -> normalized NCHW NDArray."""
         return processing.to_tensor(pixels, dtype, normalize, self.ctx)
-
-    to_numpy = staticmethod(processing.to_numpy)
-    to_pixels = staticmethod(processing.to_pixels)
-    gram = staticmethod(losses.gram)
-    content_loss = staticmethod(losses.content_loss)
-    style_loss = staticmethod(losses.style_loss)
-    tv_loss = staticmethod(losses.tv_loss)
-    feature_extractor = staticmethod(vgg.feature_extractor)
-    synthesized_image = staticmethod(SynthesizedImage)
-    trainer = staticmethod(Trainer)
-    gradient = staticmethod(gradient)
-    pretrained_weights = staticmethod(weights.pretrained)
 
     def _build_vgg19(self, arrays, last, pooling, dtype):
         return vgg.build(arrays, last, pooling, dtype, self.ctx)
