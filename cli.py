@@ -44,7 +44,7 @@ def add_stylize_arguments(p: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     p.add_argument("--backend", default=d.backend, help=f"torch or mxnet (default {d.backend})")
     p.add_argument("--content", help="content image (default: scikit-image's chelsea.png)")
-    p.add_argument("--style", help="style image (default: scikit-image's hubble_deep_field.jpg)")
+    p.add_argument("--style", help="style image (default: scikit-image's ihc.png)")
     p.add_argument("--output", default=d.output, help=f"result image, .png/.jpg/... (default {d.output})")
     p.add_argument(
         "--size",

@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import UserError
 
 CONTENT = "chelsea.png"  # a cat, 300 x 451
-STYLE = "hubble_deep_field.jpg"  # galaxies on black, 872 x 1000
+STYLE = "ihc.png"  # immunohistochemistry stain: a purple and brown painterly texture, 512 x 512
 
 
 def sample_path(name: str) -> Path:

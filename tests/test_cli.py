@@ -256,3 +256,23 @@ def test_a_failed_run_leaves_an_existing_output_untouched(image_files, tmp_path:
     args[args.index("--style") + 1] = str(tmp_path / "missing.jpg")
     assert run(args, capsys)[0] == 2
     assert out.read_bytes() == before
+
+
+def test_a_permission_error_while_reading_is_one_line(image_files, tmp_path: Path, capsys, monkeypatch) -> None:
+    """The same case as above, simulated so that it also runs as root."""
+    import PIL.Image
+
+    real_open = PIL.Image.open
+
+    def guarded(fp, *args, **kwargs):
+        if "locked" in str(fp):
+            raise PermissionError(13, "Permission denied", str(fp))
+        return real_open(fp, *args, **kwargs)
+
+    monkeypatch.setattr(PIL.Image, "open", guarded)
+    locked = tmp_path / "locked.png"
+    smooth_image(32, 32).save(locked)
+    out = tmp_path / "out.png"
+    args = stylize_args("torch", image_files, out)
+    args[args.index("--content") + 1] = str(locked)
+    assert_refused(*run(args, capsys)[::2], out, "permission denied")

@@ -1,0 +1,90 @@
+"""Re-make the README's pictures: content, style, the result of each backend, and both loss curves.
+
+    python docs/make_figures.py            # the d2l recipe (300x450, 500 steps) on the bundled samples
+    python docs/make_figures.py --steps 50 --size 150 225   # a quick look
+
+Writes docs/figures/demo.png, docs/figures/losses.png and docs/figures/<backend>.json (the run records).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import common  # noqa: E402
+from common import images, samples  # noqa: E402
+
+
+def main() -> None:
+    """Run both backends on the samples and draw the figures."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", nargs=2, type=int, default=[300, 450], metavar=("H", "W"))
+    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--out", default=str(HERE / "figures"))
+    args = p.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    size = tuple(args.size)
+    results = {}
+    for name in ("torch", "mxnet"):
+        settings = common.Settings(
+            backend=name, size=size, steps=args.steps, output=str(out / f"{name}.png"), log=str(out / f"{name}.json")
+        )
+        results[name] = common.stylize(settings)
+        print(f"{name}: {results[name].weights}", file=sys.stderr)
+    content = images.load_image(samples.sample_path(samples.CONTENT)).resize(size[::-1])
+    style = images.load_image(samples.sample_path(samples.STYLE)).resize(size[::-1])
+    panels = [("content", content), ("style", style)] + [(f"{n} backend", r.image) for n, r in results.items()]
+    draw_panels(panels, out / "demo.png", results["torch"].weights)
+    draw_losses({n: json.loads((out / f"{n}.json").read_text())["history"] for n in results}, out / "losses.png")
+
+
+def draw_panels(panels, path: Path, weights: str) -> None:
+    """The images side by side with captions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.6), dpi=110)
+    for ax, (title, img) in zip(axes, panels, strict=True):
+        ax.imshow(img)
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.suptitle(f"d2l recipe, VGG-19 weights: {weights}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def draw_losses(histories: dict[str, list[dict]], path: Path) -> None:
+    """Both backends' loss curves overlaid: torch solid, MXNet dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    colors = {"content": "tab:blue", "style": "tab:orange", "tv": "tab:green", "total": "black"}
+    for backend, style in (("torch", "-"), ("mxnet", "--")):
+        h = histories[backend]
+        for k, c in colors.items():
+            ax.plot([r["step"] for r in h], [r[k] for r in h], style, color=c, lw=1.2, label=f"{k} ({backend})")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("weighted loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(ncol=2, fontsize=7)
+    ax.set_title("loss curves: torch (solid) and MXNet (dashed), float32")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
