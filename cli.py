@@ -120,6 +120,45 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert_weights(args: argparse.Namespace) -> int:
+    """nst convert-weights."""
+    print(common.convert.convert(args.src, args.dst))
+    return 0
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    """nst parity."""
+    import json
+
+    size = common.settings.check_size(args.size)
+    if min(size) < common.layers.min_side(common.layers.VGG19[-1]):
+        raise common.UserError(f"--size {size[0]} {size[1]}: parity compares every layer down to pool5, which needs 32")
+    if args.seed < 0:
+        raise common.UserError(f"--seed must be a non-negative integer, not {args.seed}")
+    content = common.images.load_image(args.content or common.samples.sample_path(common.samples.CONTENT), "content")
+    style = common.images.load_image(args.style or common.samples.sample_path(common.samples.STYLE), "style")
+    a, b = common.load_backend("torch"), common.load_backend("mxnet")
+    dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
+    say = None if args.json or args.quiet else (lambda message: print(f"... {message}", file=sys.stderr))
+    checks = common.parity.run(a, b, content, style, size, dtypes, args.seed, say)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "backends": [a.name, b.name],
+                    "size": list(size),
+                    "seed": args.seed,
+                    "versions": common.record.versions(),
+                    "checks": [c.as_dict() for c in checks],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(common.parity.table(checks, (a.name, b.name)))
+    return 0 if all(c.passed for c in checks) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``nst`` parser with its subcommands."""
     parser = Parser(prog="nst", description="Neural style transfer on PyTorch and MXNet/Gluon, one program.")
@@ -131,6 +170,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_stylize_arguments(stylize)
     stylize.set_defaults(func=cmd_stylize)
+
+    convert = sub.add_parser(
+        "convert-weights",
+        help="convert VGG-19 weights between torch .pth and Gluon .params",
+        description="Convert VGG-19 weights between torchvision's state dict (.pth) and Gluon's parameter file "
+        "(.params), either way; the destination's extension picks the format. Arrays are copied bit for bit.",
+    )
+    convert.add_argument("src", help="a .pth or .params file (the format is read from its contents)")
+    convert.add_argument("dst", help="the file to write: .pth or .params")
+    convert.set_defaults(func=cmd_convert_weights)
+
+    parity = sub.add_parser(
+        "parity",
+        help="prove the torch and mxnet backends compute the same numbers",
+        description="Compare the torch and mxnet backends on the same seeded VGG-19 weights and images: "
+        "preprocessing, every VGG-19 layer (max and avg pooling), each loss, the gradient and whole Adam runs, "
+        "in float32 and float64. Exit code 1 if any check fails.",
+    )
+    parity.add_argument("--content", help="content image (default: the bundled sample)")
+    parity.add_argument("--style", help="style image (default: the bundled sample)")
+    parity.add_argument("--size", nargs=2, type=int, default=[48, 64], metavar=("H", "W"), help="(default 48 64)")
+    parity.add_argument("--dtype", choices=("float32", "float64", "both"), default="both", help="(default both)")
+    parity.add_argument("--seed", type=int, default=0, help="seed of the random VGG-19 weights (default 0)")
+    parity.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parity.add_argument("--quiet", action="store_true", help="no progress lines")
+    parity.set_defaults(func=cmd_parity)
     return parser
 
 

@@ -10,7 +10,7 @@ The Python API::
     result = common.stylize(common.Settings(backend="mxnet", steps=100))
 """
 
-from . import images, layers, outputs, reference, training, weights
+from . import convert, images, layers, outputs, parity, record, reference, samples, settings, training, weights
 from .errors import BackendUnavailable, Diverged, Interrupted, NSTError, UserError, WeightsUnavailable
 from .interface import Backend, Trainer
 from .job import Result, stylize
@@ -35,13 +35,18 @@ __all__ = [
     "Weights",
     "WeightsUnavailable",
     "compute_loss",
+    "convert",
     "images",
     "is_installed",
     "layers",
     "load_backend",
     "outputs",
+    "parity",
     "random_vgg19",
+    "record",
     "reference",
+    "samples",
+    "settings",
     "stylize",
     "training",
     "weights",

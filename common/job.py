@@ -17,7 +17,7 @@ from PIL import Image
 from . import images, layers, record, samples
 from .errors import Diverged, Interrupted
 from .interface import Backend
-from .objective import LossWeights, Objective
+from .objective import LossWeights, make_objective
 from .outputs import IMAGE_EXTENSIONS, check_writable
 from .registry import load_backend
 from .settings import Settings
@@ -89,27 +89,20 @@ def stylize(settings: Settings, backend: Backend | None = None, say: Callable[[s
     images.check_size(style_img, f"style image {style_path!r}")
 
     ops = backend or load_backend(s.backend, s.device)
-    all_layers = tuple(dict.fromkeys(s.content_layers + s.style_layers))
-    deepest = layers.deepest(all_layers)
+    deepest = layers.deepest(s.content_layers + s.style_layers)
     weights: Weights = resolve(ops, s.weights, s.seed, deepest)
     if s.weights == "auto" and weights.source == "random":
         say(
             f"no ImageNet VGG-19 weights for {ops.name} (not cached, no network): using seeded random weights "
             f"(seed {s.seed}); they transfer colour and coarse texture, not the painterly detail of trained ones"
         )
-    net = ops.vgg19(weights, pooling=s.pooling, dtype=s.dtype, upto=deepest.name)
-    extractor = ops.feature_extractor(net, all_layers)
     content_X = ops.preprocess(content_img, s.size, s.dtype)
     style_X = ops.preprocess(style_img, s.size, s.dtype)
-    objective = Objective(
-        ops,
-        extractor,
-        s.content_layers,
-        s.style_layers,
-        content_X,
-        style_X,
+    objective = make_objective(
+        ops, content_X, style_X, s.content_layers, s.style_layers,
         LossWeights(s.content_weight, s.style_weight, s.tv_weight),
-    )
+        vgg_weights=weights, pooling=s.pooling, dtype=s.dtype,
+    )  # fmt: skip
     init_X = content_X if s.init == "content" else ops.to_tensor(noise_image(s.seed, s.size), s.dtype)
     trainer = ops.trainer(ops.synthesized_image(init_X), objective, s.lr, s.lr_decay_every, s.lr_decay_factor)
 

@@ -87,6 +87,11 @@ def deepest(names: Iterable[str]) -> Layer:
     return max((BY_NAME[name] for name in names), key=lambda layer: layer.index)
 
 
+def min_side(last: Layer) -> int:
+    """The smallest image side whose feature map at layer ``last`` is not empty: 2 ** (poolings up to it)."""
+    return 2 ** sum(1 for layer in VGG19[: last.index + 1] if layer.kind == "pool")
+
+
 def conv_param_names(upto: Layer | None = None) -> list[str]:
     """Weight-dict keys ('features.N.weight', 'features.N.bias') of the conv layers up to a layer."""
     last = len(VGG19) - 1 if upto is None else upto.index

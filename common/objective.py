@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from . import layers
 from .interface import Backend, Tensor
 
 
@@ -72,3 +74,34 @@ class Objective:
             self.weights,
         )
         return sum(contents_l), sum(styles_l), tv_l, total
+
+
+def make_objective(
+    ops: Backend,
+    content_X: Tensor,
+    style_X: Tensor,
+    content_layers: Sequence[str | int],
+    style_layers: Sequence[str | int],
+    weights: LossWeights | None = None,
+    *,
+    vgg_weights: Any = "random",
+    seed: int = 0,
+    pooling: str = "max",
+    dtype: str = "float32",
+) -> Objective:
+    """VGG-19 cut after the deepest requested layer, its extractor, and the Objective over them.
+
+    ``vgg_weights`` is anything Backend.vgg19 takes: "random", "imagenet", "auto", a path, Weights or a dict.
+    """
+    content_layers, style_layers = layers.resolve_all(content_layers), layers.resolve_all(style_layers)
+    names = tuple(dict.fromkeys(content_layers + style_layers))
+    net = ops.vgg19(vgg_weights, seed=seed, pooling=pooling, dtype=dtype, upto=layers.deepest(names).name)
+    return Objective(
+        ops,
+        ops.feature_extractor(net, names),
+        content_layers,
+        style_layers,
+        content_X,
+        style_X,
+        weights or LossWeights(),
+    )

@@ -60,12 +60,7 @@ class Settings:
             check_name(self.backend)
         except ValueError as e:
             raise UserError(str(e)) from e
-        if len(self.size) != 2:
-            raise UserError(f"--size takes two numbers, H W; got {self.size}")
-        for name, value in (("--size H", self.size[0]), ("--size W", self.size[1])):
-            _positive_int(name, value)
-            if value < 16:
-                raise UserError(f"{name} is {value}; sizes need at least 16 pixels")
+        check_size(self.size)
         _positive_int("--steps", self.steps)
         _positive_int("--lr-decay-every", self.lr_decay_every)
         _positive_number("--lr", self.lr)
@@ -92,7 +87,24 @@ class Settings:
             raise UserError(str(e)) from e
         if not style_layers and not content_layers:
             raise UserError("no content and no style layers: name at least one")
+        deepest = layers.deepest(content_layers + style_layers)
+        if min(self.size) < layers.min_side(deepest):
+            raise UserError(
+                f"--size {self.size[0]} {self.size[1]} is too small for layer {deepest.name}: "
+                f"its feature map needs sides of at least {layers.min_side(deepest)} pixels"
+            )
         return replace(self, content_layers=content_layers, style_layers=style_layers)
+
+
+def check_size(size: Any) -> tuple[int, int]:
+    """(H, W) if both are integers of at least 16, else UserError."""
+    if len(size) != 2:
+        raise UserError(f"--size takes two numbers, H W; got {size}")
+    for name, value in (("--size H", size[0]), ("--size W", size[1])):
+        _positive_int(name, value)
+        if value < 16:
+            raise UserError(f"{name} is {value}; sizes need at least 16 pixels")
+    return int(size[0]), int(size[1])
 
 
 def _is_number(value: Any) -> bool:

@@ -48,3 +48,10 @@ def test_deepest_and_the_conv_parameters_up_to_it() -> None:
     keys = layers.conv_param_names(layers.BY_NAME["conv2_1"])
     assert keys == ["features.0.weight", "features.0.bias", "features.2.weight", "features.2.bias",
                     "features.5.weight", "features.5.bias"]  # fmt: skip
+
+
+def test_min_side_doubles_with_each_pooling() -> None:
+    assert layers.min_side(layers.BY_NAME["conv1_1"]) == 1
+    assert layers.min_side(layers.BY_NAME["pool1"]) == 2
+    assert layers.min_side(layers.BY_NAME["conv5_1"]) == 16
+    assert layers.min_side(layers.BY_NAME["pool5"]) == 32

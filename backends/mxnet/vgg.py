@@ -49,13 +49,13 @@ class FeatureExtractor(nn.HybridBlock):
         if max(self.taps) >= len(net):
             raise ValueError(f"layer {layers.VGG19[max(self.taps)].name} is deeper than the net ({len(net)} layers)")
         with self.name_scope():
-            self.net = net
+            self.net = net[: max(self.taps) + 1]  # the layers after the deepest tap never run
 
     def hybrid_forward(self, F, X):
         """Outputs of the requested layers for input X (a tuple, so that the block hybridizes)."""
         outputs = {}
-        for i in range(max(self.taps) + 1):
-            X = self.net[i](X)
+        for i, layer in enumerate(self.net):
+            X = layer(X)
             if i in self.taps:
                 outputs[self.taps[i]] = X
         return tuple(outputs[name] for name in self.names)

@@ -44,16 +44,17 @@ class FeatureExtractor(nn.Module):
 
     def __init__(self, net: nn.Sequential, names: Sequence[str]) -> None:
         super().__init__()
-        self.net, self.names = net, list(names)
+        self.names = list(names)
         self.taps = {layers.BY_NAME[name].index: name for name in self.names}
         if max(self.taps) >= len(net):
             raise ValueError(f"layer {layers.VGG19[max(self.taps)].name} is deeper than the net ({len(net)} layers)")
+        self.net = net[: max(self.taps) + 1]  # the layers after the deepest tap never run
 
     def forward(self, X: torch.Tensor) -> list[torch.Tensor]:
         """Outputs of the requested layers for input X."""
         outputs: dict[str, torch.Tensor] = {}
-        for i in range(max(self.taps) + 1):
-            X = self.net[i](X)
+        for i, layer in enumerate(self.net):
+            X = layer(X)
             if i in self.taps:
                 outputs[self.taps[i]] = X
         return [outputs[name] for name in self.names]
