@@ -159,6 +159,18 @@ def cmd_parity(args: argparse.Namespace) -> int:
     return 0 if all(c.passed for c in checks) else 1
 
 
+def cmd_port_guide(args: argparse.Namespace) -> int:
+    """nst port-guide."""
+    text = common.port_guide.render()
+    if args.output:
+        common.outputs.check_writable(args.output, (".md",), "guide")
+        common.outputs.write_text(args.output, text, "guide")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``nst`` parser with its subcommands."""
     parser = Parser(prog="nst", description="Neural style transfer on PyTorch and MXNet/Gluon, one program.")
@@ -196,6 +208,15 @@ def build_parser() -> argparse.ArgumentParser:
     parity.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parity.add_argument("--quiet", action="store_true", help="no progress lines")
     parity.set_defaults(func=cmd_parity)
+
+    guide = sub.add_parser(
+        "port-guide",
+        help="write the PyTorch <-> MXNet porting guide (docs/porting.md)",
+        description="Generate the porting guide from the backends' own source: every operation side by side in "
+        "both frameworks, then every difference found between them, with symptom, fix and tests.",
+    )
+    guide.add_argument("--output", metavar="FILE.md", help="write here instead of standard output")
+    guide.set_defaults(func=cmd_port_guide)
     return parser
 
 

@@ -10,7 +10,20 @@ The Python API::
     result = common.stylize(common.Settings(backend="mxnet", steps=100))
 """
 
-from . import convert, images, layers, outputs, parity, record, reference, samples, settings, training, weights
+from . import (
+    convert,
+    images,
+    layers,
+    outputs,
+    parity,
+    port_guide,
+    record,
+    reference,
+    samples,
+    settings,
+    training,
+    weights,
+)
 from .errors import BackendUnavailable, Diverged, Interrupted, NSTError, UserError, WeightsUnavailable
 from .interface import Backend, Trainer
 from .job import Result, stylize
@@ -42,6 +55,7 @@ __all__ = [
     "load_backend",
     "outputs",
     "parity",
+    "port_guide",
     "random_vgg19",
     "record",
     "reference",

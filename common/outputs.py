@@ -33,12 +33,20 @@ def check_writable(path: str | os.PathLike, extensions: tuple[str, ...] | None =
     return p
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``, on failure delete it."""
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=target.suffix)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes a private file; outputs get the usual mode
     try:
         yield tmp
         with open(tmp, "rb+") as f:

@@ -34,26 +34,6 @@ def test_adam_matches_torchs_formula_in_float64(backend) -> None:
         np.testing.assert_allclose(backend.to_numpy(trainer.image()), p, rtol=1e-13, atol=1e-15)
 
 
-def test_mxnets_builtin_adam_is_a_different_update() -> None:
-    """Why the MXNet backend brings its own optimizer: gluon's 'adam' follows reference.mxnet_adam_step."""
-    mx = pytest.importorskip("mxnet")
-    from mxnet import autograd, gluon
-
-    X0 = np.full((1, 4), 1.0)
-    grad = np.array([[1e-6, 1e-4, 1e-2, 1.0]])
-    w = gluon.Parameter("w", shape=X0.shape, dtype="float64", init=mx.init.Constant(mx.nd.array(X0, dtype="float64")))
-    w.initialize()
-    trainer = gluon.Trainer([w], "adam", {"learning_rate": 0.1})
-    with autograd.record():
-        loss = (w.data() * mx.nd.array(grad, dtype="float64")).sum()
-    loss.backward()
-    trainer.step(1)
-    mxnet_p = reference.mxnet_adam_step(X0, grad, 0 * X0, 0 * X0, 1, 0.1)[0]
-    torch_p = reference.adam_step(X0, grad, 0 * X0, 0 * X0, 1, 0.1)[0]
-    np.testing.assert_allclose(w.data().asnumpy(), mxnet_p, rtol=1e-6)  # float32 betas in its fused kernel
-    assert np.abs(mxnet_p - torch_p).max() > 1e-3
-
-
 @pytest.mark.parametrize("every,factor", [(50, 0.8), (3, 0.1), (1, 0.5)])
 def test_the_learning_rate_schedule_is_the_same_in_both_backends(backend, every: int, factor: float) -> None:
     X0 = np.zeros((1, 3, 2, 2))

@@ -22,7 +22,7 @@ class Backend(common.Backend):
 
     def __init__(self, device: str = "cpu") -> None:
         super().__init__(device)
-        self.ctx = processing.context(device)
+        self.ctx = processing.device(device)
 
     @property
     def version(self) -> str:

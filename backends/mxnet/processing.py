@@ -12,7 +12,7 @@ MEAN = common.reference.IMAGENET_MEAN
 STD = common.reference.IMAGENET_STD
 
 
-def context(spec: str) -> mx.Context:
+def device(spec: str) -> mx.Context:
     """mx.cpu() or mx.gpu(N) if this MXNet build can use it, else UserError saying what is there."""
     if spec == "cpu":
         return mx.cpu()

@@ -15,7 +15,7 @@ class Backend(common.Backend):
     framework = "torch"
 
     def __init__(self, device: str = "cpu") -> None:
-        super().__init__(processing.check_device(device))
+        super().__init__(processing.device(device))
         self.torch_device = torch.device(self.device)
 
     @property

@@ -11,7 +11,7 @@ MEAN = common.reference.IMAGENET_MEAN
 STD = common.reference.IMAGENET_STD
 
 
-def check_device(spec: str) -> str:
+def device(spec: str) -> str:
     """'cpu' or 'cuda:N' if torch can use it, else UserError saying what is there."""
     if spec == "cpu":
         return spec

@@ -1,0 +1,215 @@
+"""Each difference between the frameworks, demonstrated; docs/porting.md cites these tests by name.
+
+A test here shows the library behaviour itself (it fails if a library changes); the project's fix for each
+is tested elsewhere (named in the guide).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import get_backend
+from helpers import random_pixels, smooth_image
+from PIL import Image
+
+from common import images, parity, reference
+
+
+@pytest.fixture
+def torch():
+    get_backend("torch")
+    import torch
+
+    return torch
+
+
+@pytest.fixture
+def mx():
+    get_backend("mxnet")
+    import mxnet
+
+    return mxnet
+
+
+def test_torchvision_in_place_relu_overwrites_a_tapped_conv_output(torch) -> None:
+    import torchvision
+
+    features = torchvision.models.vgg19(weights=None).features[:2].eval()
+    assert features[1].inplace
+    tapped = features[0](torch.randn(1, 3, 8, 8))
+    before = tapped.clone()
+    features[1](tapped)
+    assert (before < 0).any() and not (tapped < 0).any()
+
+
+def test_mxnet_adam_adds_epsilon_before_bias_correction(mx) -> None:
+    from mxnet import autograd, gluon
+
+    X0 = np.full((1, 4), 1.0)
+    grad = np.array([[1e-6, 1e-4, 1e-2, 1.0]])
+    w = gluon.Parameter("w", shape=X0.shape, dtype="float64", init=mx.init.Constant(mx.nd.array(X0, dtype="float64")))
+    w.initialize()
+    trainer = gluon.Trainer([w], "adam", {"learning_rate": 0.1})
+    with autograd.record():
+        loss = (w.data() * mx.nd.array(grad, dtype="float64")).sum()
+    loss.backward()
+    trainer.step(1)
+    got = w.data().asnumpy()
+    mxnet_formula = reference.mxnet_adam_step(X0, grad, 0 * X0, 0 * X0, 1, 0.1)[0]
+    torch_formula = reference.adam_step(X0, grad, 0 * X0, 0 * X0, 1, 0.1)[0]
+    np.testing.assert_allclose(got, mxnet_formula, rtol=1e-6)
+    assert np.abs(mxnet_formula - torch_formula).max() > 1e-3
+    # and the fused kernel is not float64 arithmetic even on float64 weights (its betas are float32)
+    assert np.abs(got - mxnet_formula).max() > 1e-12
+
+
+def test_mxnet_onednn_convolution_differs_between_training_and_inference_mode(mx) -> None:
+    from mxnet import autograd
+
+    net = mx.gluon.nn.HybridSequential()
+    net.add(mx.gluon.nn.Conv2D(256, 3, padding=1, in_channels=128))
+    net.initialize(mx.init.Normal(0.05))
+    X = mx.nd.array(np.random.default_rng(0).standard_normal((1, 128, 20, 28)))
+    inference = net(X).asnumpy()
+    with autograd.train_mode():
+        training = net(X).asnumpy()
+    assert np.abs(inference - training).max() > 0
+
+
+def test_mxnet_onednn_max_pool_backward_is_wrong_after_an_inference_mode_forward(mx) -> None:
+    from mxnet import autograd
+
+    def grad(train_mode: bool) -> np.ndarray:
+        net = mx.gluon.nn.HybridSequential()
+        net.add(mx.gluon.nn.Conv2D(64, 3, padding=1, in_channels=3), mx.gluon.nn.Activation("relu"),
+                mx.gluon.nn.MaxPool2D(2, 2), mx.gluon.nn.Conv2D(64, 3, padding=1, in_channels=64))  # fmt: skip
+        net.initialize(mx.init.Constant(0.0), force_reinit=True)
+        for i in (0, 3):
+            rng = np.random.default_rng(i)
+            net[i].weight.set_data(mx.nd.array(rng.standard_normal(net[i].weight.shape) * 0.1))
+        X = mx.nd.array(np.random.default_rng(5).standard_normal((1, 3, 16, 16)))
+        X.attach_grad()
+        with autograd.record(train_mode=train_mode):
+            y = (net(X) ** 2).sum()
+        y.backward(train_mode=train_mode)
+        return X.grad.asnumpy()
+
+    right, wrong = grad(True), grad(False)
+    assert np.abs(right - wrong).max() > 1e-2 * np.abs(right).max()
+
+
+def test_mx_nd_array_makes_float64_numpy_input_float32(mx) -> None:
+    assert mx.nd.array(np.zeros(2)).dtype == np.float32
+    assert mx.nd.array(np.zeros(2), dtype=np.float64).dtype == np.float64
+
+
+def test_torchvision_to_tensor_is_always_float32(torch) -> None:
+    import torchvision
+
+    X = torchvision.transforms.ToTensor()(Image.fromarray(random_pixels(4, 4)))
+    assert X.dtype == torch.float32
+    exact = random_pixels(4, 4).transpose(2, 0, 1) / 255
+    assert np.abs(X.double().numpy() - exact).max() > 1e-9  # 1/255 in float32, then widened
+
+
+def test_mxnet_imresize_takes_width_first_and_is_not_pils_bilinear(mx) -> None:
+    img = smooth_image(61, 83)
+    resized = mx.image.imresize(mx.nd.array(np.asarray(img), dtype="uint8"), 45, 30)  # (w, h)
+    assert resized.shape == (30, 45, 3)
+    pil = images.pixels(img, (30, 45))  # torchvision.transforms.Resize((h, w)) on a PIL image
+    assert np.abs(resized.asnumpy().astype(int) - pil.astype(int)).max() >= 2
+
+
+def test_torchvision_to_pil_image_truncates_instead_of_rounding(torch) -> None:
+    import torchvision
+
+    X = torch.full((3, 1, 1), 100.9 / 255)
+    assert np.asarray(torchvision.transforms.ToPILImage()(X))[0, 0, 0] == 100
+    assert np.asarray(images.from_float(np.full((1, 1, 3), 100.9 / 255)))[0, 0, 0] == 101
+
+
+def test_mxnet_factor_scheduler_stops_at_1e_8(mx) -> None:
+    s = mx.lr_scheduler.FactorScheduler(step=1, factor=0.1, base_lr=1.0)
+    assert s(20) == pytest.approx(1e-8)
+    assert reference.step_decay(1.0, 1, 0.1, 20)[-1] == pytest.approx(1e-19)
+
+
+def test_the_2019_d2l_loop_decays_one_step_later_than_step_lr() -> None:
+    """001 decays `if i % lr_decay_epoch == 0 and i != 0` after step i; StepLR (and 000's MXNet code) after
+    every lr_decay_epoch steps. Over 500 steps with decay every 200 the rates differ at steps 201 and 401."""
+    lr, rates_2019 = 1.0, []
+    for i in range(500):
+        rates_2019.append(lr)
+        if i % 200 == 0 and i != 0:
+            lr *= 0.1
+    step_lr = reference.step_decay(1.0, 200, 0.1, 500)
+    assert [k + 1 for k in range(500) if rates_2019[k] != step_lr[k]] == [201, 401]
+
+
+def test_gluon_trainer_step_divides_gradients_by_the_batch_size(mx) -> None:
+    from mxnet import autograd, gluon
+
+    def moved(batch_size: int) -> float:
+        w = gluon.Parameter("w", shape=(1,), init=mx.init.Constant(0.0))
+        w.initialize()
+        trainer = gluon.Trainer([w], "sgd", {"learning_rate": 1.0})
+        with autograd.record():
+            loss = w.data() * 2.0
+        loss.backward()
+        trainer.step(batch_size)
+        return float(w.data().asscalar())
+
+    assert moved(1) == -2.0 and moved(4) == -0.5
+
+
+def test_float32_gradients_differ_where_a_relu_input_is_within_rounding_of_zero() -> None:
+    """At this image a conv4_3 input is +1.0e-6 in float64 and rounds to opposite signs in torch and MXNet
+    float32: their gradients differ by far more than rounding, as does torch float32 from its own float64."""
+    torch_ops, mxnet_ops = get_backend("torch"), get_backend("mxnet")
+    size = (40, 56)
+    rng = np.random.default_rng(0)
+    rng.standard_normal((1, 64, 20, 28)), rng.standard_normal((1, 64, 20, 28)), rng.standard_normal((1, 3, *size))
+    pixels = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+    pt, pm = (parity.branches(ops, pixels, "float32", 0) for ops in (torch_ops, mxnet_ops))
+    assert not parity.same_branches(pt, pm)
+    assert np.sum(pt["conv4_3"] != pm["conv4_3"]) == 1
+    content, style = smooth_image(*size, seed=1), Image.fromarray(random_pixels(*size, seed=2))
+    grads = {}
+    for ops in (torch_ops, mxnet_ops):
+        for dtype in ("float32", "float64"):
+            X_content, X_style = ops.preprocess(content, size, dtype), ops.preprocess(style, size, dtype)
+            objective = parity.make_objective(
+                ops, X_content, X_style, parity.D2L_CONTENT_LAYERS, parity.D2L_STYLE_LAYERS, dtype=dtype
+            )
+            grads[ops.name, dtype] = ops.to_numpy(ops.gradient(objective, ops.to_tensor(pixels, dtype))[1])
+    assert parity.differences(grads["torch", "float32"], grads["mxnet", "float32"])[1] > 1e-4
+    assert parity.differences(grads["torch", "float32"], grads["torch", "float64"])[1] > 1e-4
+    assert parity.differences(grads["torch", "float64"], grads["mxnet", "float64"])[1] < 1e-13
+
+
+def test_torch_channels_last_float32_convolutions_are_less_accurate(torch) -> None:
+    F = torch.nn.functional
+    rng = np.random.default_rng(0)
+    x64 = torch.from_numpy(rng.standard_normal((1, 256, 20, 28)))
+    w64 = torch.from_numpy(rng.standard_normal((256, 256, 3, 3)) * 0.03)
+    exact = F.conv2d(x64, w64, padding=1)
+
+    def error(fmt) -> float:
+        x, w = x64.float().contiguous(memory_format=fmt), w64.float().contiguous(memory_format=fmt)
+        return float((F.conv2d(x, w, padding=1).double() - exact).abs().max() / exact.abs().max())
+
+    assert error(torch.channels_last) > 2 * error(torch.contiguous_format)
+
+
+def test_gluon_vgg19_keeps_dense_layers_in_features_and_old_files_use_prefixed_names(mx, torch) -> None:
+    import torchvision
+
+    gluon_vgg = mx.gluon.model_zoo.vision.vgg19()
+    torch_vgg = torchvision.models.vgg19(weights=None)
+    assert len(gluon_vgg.features) == 41 and len(torch_vgg.features) == 37
+    assert type(gluon_vgg.features[37]).__name__ == "Dense" and type(torch_vgg.classifier[0]).__name__ == "Linear"
+    for i in range(37):
+        assert type(gluon_vgg.features[i]).__name__[:4] == type(torch_vgg.features[i]).__name__[:4].replace(
+            "ReLU", "Acti"
+        )
+    assert next(iter(gluon_vgg.collect_params().keys())).endswith("conv0_weight")  # what legacy save_params wrote
