@@ -87,6 +87,14 @@ def deepest(names: Iterable[str]) -> Layer:
     return max((BY_NAME[name] for name in names), key=lambda layer: layer.index)
 
 
+def taps(names: Iterable[str], depth: int) -> dict[int, str]:
+    """{feature index: name} of the named layers; ValueError if one is deeper than a net of ``depth`` layers."""
+    found = {BY_NAME[name].index: name for name in names}
+    if max(found) >= depth:
+        raise ValueError(f"layer {VGG19[max(found)].name} is deeper than the net ({depth} layers)")
+    return found
+
+
 def min_side(last: Layer) -> int:
     """The smallest image side whose feature map at layer ``last`` is not empty: 2 ** (poolings up to it)."""
     return 2 ** sum(1 for layer in VGG19[: last.index + 1] if layer.kind == "pool")

@@ -269,7 +269,7 @@ def render(root: Path = ROOT) -> str:
         heads = "".join(f"<th>{TITLES[b]}: <code>backends/{b}/{op.module}.py</code></th>" for b in BACKENDS)
         cells = "".join(
             "<td>"
-            + _cell("\n\n".join(source(root / "backends" / b / f"{op.module}.py", s) for s in getattr(op, b)))
+            + _cell("\n\n\n".join(source(root / "backends" / b / f"{op.module}.py", s) for s in getattr(op, b)))
             + "</td>"
             for b in BACKENDS
         )

@@ -45,9 +45,7 @@ class FeatureExtractor(nn.HybridBlock):
     def __init__(self, net: nn.HybridSequential, names: Sequence[str]) -> None:
         super().__init__()
         self.names = list(names)
-        self.taps = {layers.BY_NAME[name].index: name for name in self.names}
-        if max(self.taps) >= len(net):
-            raise ValueError(f"layer {layers.VGG19[max(self.taps)].name} is deeper than the net ({len(net)} layers)")
+        self.taps = layers.taps(self.names, len(net))
         with self.name_scope():
             self.net = net[: max(self.taps) + 1]  # the layers after the deepest tap never run
 
