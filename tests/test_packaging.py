@@ -39,3 +39,12 @@ def test_the_nst_command_is_on_the_path_of_the_environment(tmp_path: Path) -> No
     nst = Path(sys.executable).with_name("nst")
     r = subprocess.run([str(nst), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "stylize" in r.stdout
+
+
+def test_the_all_extra_is_the_union_of_the_others_and_does_not_refer_to_itself() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    assert not any(project["name"] in r for r in extras["all"])
+    assert sorted(extras["all"]) == sorted(extras["torch"] + extras["mxnet"] + extras["dev"])
