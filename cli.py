@@ -39,84 +39,99 @@ def _finite(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from e
 
 
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(item) for item in text.split(",") if item.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from e
+
+
 def add_stylize_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags of ``nst stylize``."""
+    """The flags of ``nst stylize``. None has a parser default: what is not given comes from the preset or
+    from common.Settings, so that explicit flags, and only they, override a preset."""
     d = DEFAULTS
-    p.add_argument("--backend", default=d.backend, help=f"torch or mxnet (default {d.backend})")
-    p.add_argument("--content", help="content image (default: scikit-image's chelsea.png)")
-    p.add_argument("--style", help="style image (default: scikit-image's ihc.png)")
-    p.add_argument("--output", default=d.output, help=f"result image, .png/.jpg/... (default {d.output})")
-    p.add_argument(
-        "--size",
-        nargs=2,
-        type=int,
-        metavar=("H", "W"),
-        default=d.size,
-        help=f"rows and columns of the result (default {d.size[0]} {d.size[1]})",
+
+    def add(*flags: str, **kwargs) -> None:
+        p.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)
+
+    add(
+        "--preset", choices=common.presets.names(), help="set every value of a recipe (see nst presets); flags override"
     )
-    p.add_argument("--steps", type=int, default=d.steps, help=f"optimization steps (default {d.steps})")
-    p.add_argument("--lr", type=_finite, default=d.lr, help=f"Adam learning rate (default {d.lr})")
-    p.add_argument(
+    add("--backend", help=f"torch or mxnet (default {d.backend})")
+    add("--content", help="content image (default: scikit-image's chelsea.png)")
+    add("--style", nargs="+", metavar="IMAGE", help="one or more style images (default: scikit-image's ihc.png)")
+    add("--style-weights", nargs="+", type=_finite, metavar="W", help="blend weights of several style images")
+    add("--style-scale", type=_finite, metavar="S", help="style image's longer side = S x the result's (keeps aspect)")
+    add("--style-layer-weights", nargs="+", type=_finite, metavar="W", help="one weight per style layer")
+    add("--output", help=f"result image, .png/.jpg/... (default {d.output})")
+    add("--size", nargs=2, type=int, metavar=("H", "W"), help="rows and columns of the result (default 300 450)")
+    add("--max-side", type=int, metavar="N", help="size from the content image, longer side N (keeps aspect)")
+    add("--min-side", type=int, metavar="N", help="size from the content image, shorter side N (keeps aspect)")
+    add("--scales", type=_floats, metavar="S,S,...", help="coarse to fine, e.g. 0.25,0.5,1; --steps each")
+    add("--steps", type=int, help=f"optimization steps per scale (default {d.steps})")
+    add("--optimizer", choices=common.settings.OPTIMIZERS, help="adam, lbfgs or sgd (default adam)")
+    add("--lr", type=_finite, help=f"learning rate (default {d.lr}; 1 for lbfgs unless given)")
+    add(
         "--lr-decay-every",
         type=int,
-        default=d.lr_decay_every,
         metavar="N",
-        help=f"multiply the lr by --lr-decay-factor every N steps (default {d.lr_decay_every})",
+        help=f"x --lr-decay-factor every N steps (default {d.lr_decay_every})",
     )
-    p.add_argument(
-        "--lr-decay-factor", type=_finite, default=d.lr_decay_factor, metavar="F", help=f"(default {d.lr_decay_factor})"
-    )
-    p.add_argument("--content-weight", type=_finite, default=d.content_weight, help=f"(default {d.content_weight:g})")
-    p.add_argument("--style-weight", type=_finite, default=d.style_weight, help=f"(default {d.style_weight:g})")
-    p.add_argument("--tv-weight", type=_finite, default=d.tv_weight, help=f"(default {d.tv_weight:g})")
-    p.add_argument(
-        "--content-layers",
-        type=_layers,
-        default=d.content_layers,
-        metavar="LAYERS",
-        help="comma-separated names or feature indices (default conv4_4, i.e. 25)",
-    )
-    p.add_argument(
-        "--style-layers",
-        type=_layers,
-        default=d.style_layers,
-        metavar="LAYERS",
-        help="(default conv1_1,conv2_1,conv3_1,conv4_1,conv5_1, i.e. 0,5,10,19,28)",
-    )
-    p.add_argument("--pooling", choices=("max", "avg"), default=d.pooling, help="VGG pooling (default max)")
-    p.add_argument("--init", choices=("content", "noise"), default=d.init, help="start image (default content)")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed for random weights and noise (default 0)")
-    p.add_argument("--device", default=d.device, help="cpu or cuda:N (default cpu)")
-    p.add_argument(
-        "--weights",
-        default=d.weights,
-        metavar="auto|imagenet|random|PATH",
-        help="VGG-19 weights (default auto: imagenet if it can be had, else seeded random)",
-    )
-    p.add_argument("--dtype", choices=("float32", "float64"), default=d.dtype, help="(default float32)")
-    p.add_argument("--log", metavar="RUN.json", help="write the run record (settings, versions, per-step losses)")
-    p.add_argument("--plot", metavar="LOSS.png", help="draw the loss curves")
-    p.add_argument("--save-every", type=int, default=0, metavar="N", help="also write the image every N steps")
-    p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    add("--lr-decay-factor", type=_finite, metavar="F", help=f"(default {d.lr_decay_factor})")
+    add("--content-weight", type=_finite, help=f"(default {d.content_weight:g})")
+    add("--style-weight", type=_finite, help=f"(default {d.style_weight:g})")
+    add("--tv-weight", type=_finite, help=f"(default {d.tv_weight:g})")
+    add("--content-layers", type=_layers, metavar="LAYERS", help="names or feature indices (default conv4_4 = 25)")
+    add("--style-layers", type=_layers, metavar="LAYERS", help="(default conv1_1,conv2_1,conv3_1,conv4_1,conv5_1)")
+    add("--pooling", choices=("max", "avg"), help="VGG pooling (default max)")
+    add("--normalize", action=argparse.BooleanOptionalAction, help="ImageNet mean/std normalization (default on)")
+    add("--clamp", action=argparse.BooleanOptionalAction, help="clamp the image to valid pixels every step")
+    add("--init", metavar="content|noise|style|PATH", help="start image (default content)")
+    add("--preserve-colors", action=argparse.BooleanOptionalAction, help="keep the content image's colours")
+    add("--seed", type=int, help="seed for random weights and noise (default 0)")
+    add("--device", help="cpu or cuda:N (default cpu)")
+    add("--weights", metavar="auto|imagenet|random|PATH", help="VGG-19 weights (default auto)")
+    add("--dtype", choices=("float32", "float64"), help="(default float32)")
+    add("--log", metavar="RUN.json", help="write the run record (settings, versions, per-step losses)")
+    add("--plot", metavar="LOSS.png", help="draw the loss curves")
+    add("--save-every", type=int, metavar="N", help="also write the image every N steps")
+    add("--gif", metavar="PATH.gif", help="write an animation of the progress")
+    add("--checkpoint", metavar="PATH.npz", help="save image and optimizer state every --checkpoint-every steps")
+    add("--checkpoint-every", type=int, metavar="N", help=f"(default {d.checkpoint_every})")
+    add("--resume", metavar="PATH.npz", help="continue the run a checkpoint holds")
+    add("--quiet", action="store_true", help="no progress bar, no summary")
 
 
 def settings_from(args: argparse.Namespace) -> common.Settings:
-    """Settings from parsed stylize arguments."""
-    names = set(common.settings.FIELD_NAMES)
-    return common.Settings(**{k: (tuple(v) if k == "size" else v) for k, v in vars(args).items() if k in names})
+    """Settings from the defaults, the preset's values and the flags that were given, in that order."""
+    explicit = {k: v for k, v in vars(args).items() if k in common.settings.FIELD_NAMES}
+    for key in ("size", "style", "style_weights", "style_layer_weights"):
+        if key in explicit:
+            explicit[key] = tuple(explicit[key])
+    preset = explicit.pop("preset", None)
+    if explicit.get("optimizer") == "lbfgs" and "lr" not in explicit:
+        explicit["lr"] = 1.0
+    return common.presets.settings(explicit, preset)
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     """nst stylize."""
-    result = common.stylize(settings_from(args))
-    if not args.quiet:
+    settings = settings_from(args)
+    result = common.stylize(settings)
+    if not settings.quiet:
         last = result.history[-1]
         seconds = sum(r.seconds for r in result.history)
         print(
-            f"wrote {args.output}: {len(result.history)} steps on {args.backend} in {seconds:.1f} s "
+            f"wrote {settings.output}: {len(result.history)} steps on {settings.backend} in {seconds:.1f} s "
             f"({seconds / len(result.history):.3f} s/step), final total loss {last.total:.4g}; "
             f"weights: {result.weights}"
         )
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    """nst presets."""
+    print("\n\n".join(common.presets.describe(common.presets.get(name)) for name in common.presets.names()))
     return 0
 
 
@@ -182,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_stylize_arguments(stylize)
     stylize.set_defaults(func=cmd_stylize)
+
+    presets = sub.add_parser("presets", help="list the recipes of the source documents and their values")
+    presets.set_defaults(func=cmd_presets)
 
     convert = sub.add_parser(
         "convert-weights",

@@ -110,8 +110,16 @@ def main() -> None:
         h, w = map(int, size.split("x"))
         for contender in args.contenders.split(","):
             times = run_contender(contender, h, w, args.warmup, args.steps)
-            results.append({"contender": contender, "size": [h, w], "median": statistics.median(times),
-                            "min": min(times), "max": max(times), "steps": times})  # fmt: skip
+            results.append(
+                {
+                    "contender": contender,
+                    "size": [h, w],
+                    "median": statistics.median(times),
+                    "min": min(times),
+                    "max": max(times),
+                    "steps": times,
+                }
+            )
             print(f"{contender:26s} {h}x{w}: median {statistics.median(times):.3f} s/step", file=sys.stderr)
     machine = versions()
     import mxnet

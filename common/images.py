@@ -104,3 +104,33 @@ def save_image(img: Image.Image, path: str | os.PathLike) -> None:
     p = check_writable(path, IMAGE_EXTENSIONS)
     fmt = Image.registered_extensions()[p.suffix.lower()]
     write_atomic(p, lambda tmp: img.save(tmp, format=fmt), "image")
+
+
+def shorter_side_size(img: Image.Image, side: int) -> tuple[int, int]:
+    """(H, W) of an image scaled so its shorter side is ``side``, keeping the aspect ratio."""
+    w, h = img.size
+    scale = side / min(w, h)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def preserve_colors(result: Image.Image, content: Image.Image) -> Image.Image:
+    """The result's luminance with the content's colour: Y from the result, Cb and Cr from the content (YCbCr),
+    as neural-style's -original_colors does."""
+    y, _, _ = result.convert("YCbCr").split()
+    _, cb, cr = content.resize(result.size, Image.Resampling.BILINEAR).convert("YCbCr").split()
+    return Image.merge("YCbCr", (y, cb, cr)).convert("RGB")
+
+
+def save_gif(frames: list[Image.Image], path: str | os.PathLike, seconds_per_frame: float = 0.1) -> None:
+    """Write frames (resized to the last one's size) as a looping animated GIF, atomically."""
+    p = check_writable(path, (".gif",), "animation (--gif)")
+    size = frames[-1].size
+    frames = [f if f.size == size else f.resize(size, Image.Resampling.BILINEAR) for f in frames]
+    duration = max(20, round(seconds_per_frame * 1000))
+    write_atomic(
+        p,
+        lambda tmp: frames[0].save(
+            tmp, format="GIF", save_all=True, append_images=frames[1:], duration=duration, loop=0
+        ),
+        "animation",
+    )

@@ -39,6 +39,12 @@ class Trainer(Protocol):
     def last_finite_image(self) -> Tensor | None:
         """The most recent image whose losses were finite, or None before the first step."""
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything a checkpoint needs to continue exactly: parameters and optimizer state, as numpy arrays."""
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Continue from what state() returned."""
+
 
 # Where each backend keeps the implementation of a contract method: backends/<name>/<module>.py, <function>.
 # Every backend has these modules with these names; Backend subclasses are bound to them automatically.
@@ -199,8 +205,13 @@ class Backend(abc.ABC):
         decay_every: int,
         decay_factor: float,
         inputs: Sequence[Tensor] = (),
+        optimizer: str = "adam",
+        bounds: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> Trainer:
-        """A Trainer for ``model(*inputs)`` under ``loss_fn``: Adam (torch's formula), lr x factor every N steps."""
+        """A Trainer for ``model(*inputs)`` under ``loss_fn``: "adam" or "sgd" computed as torch.optim does, the
+        learning rate x decay_factor every decay_every steps; with ``bounds`` (per-channel low and high, shape
+        (1, 3, 1, 1)) the image is clamped before every step (the model must have clamp_, as SynthesizedImage has).
+        """
 
     @abc.abstractmethod
     def gradient(self, loss_fn: LossFn, X: Tensor) -> tuple[list[float], Tensor]:

@@ -15,11 +15,16 @@ from .interface import Backend, Tensor
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the three terms of the total loss (the d2l defaults)."""
+    """Weights of the three terms of the total loss (the d2l defaults), and optionally of each style layer."""
 
     content: float = 1.0
     style: float = 1e4
     tv: float = 10.0
+    style_layers: tuple[float, ...] = ()  # one per style layer; empty: all 1
+
+    def style_layer(self, i: int) -> float:
+        """The weight of style layer i."""
+        return self.style_layers[i] if self.style_layers else 1.0
 
 
 def compute_loss(
@@ -35,14 +40,21 @@ def compute_loss(
     contents_l = [
         ops.content_loss(Y_hat, Y) * weights.content for Y_hat, Y in zip(contents_Y_hat, contents_Y, strict=True)
     ]
-    styles_l = [ops.style_loss(Y_hat, G) * weights.style for Y_hat, G in zip(styles_Y_hat, styles_Y_gram, strict=True)]
+    styles_l = [
+        ops.style_loss(Y_hat, G) * (weights.style * weights.style_layer(i))
+        for i, (Y_hat, G) in enumerate(zip(styles_Y_hat, styles_Y_gram, strict=True))
+    ]
     tv_l = ops.tv_loss(X) * weights.tv
     total = sum([*styles_l, *contents_l, tv_l])
     return contents_l, styles_l, tv_l, total
 
 
 class Objective:
-    """Image -> (content, style, tv, total) against fixed targets: content features and style Gram matrices."""
+    """Image -> (content, style, tv, total) against fixed targets: content features and style Gram matrices.
+
+    Several style images are blended as neural-style does: each layer's target is the weighted mean of their
+    Gram matrices (weights normalized to sum to 1).
+    """
 
     def __init__(
         self,
@@ -51,15 +63,25 @@ class Objective:
         content_layers: Sequence[str],
         style_layers: Sequence[str],
         content_X: Tensor,
-        style_X: Tensor,
+        style_X: Tensor | Sequence[Tensor],
         weights: LossWeights,
+        style_blend: Sequence[float] = (),
     ) -> None:
         self.ops, self.extractor, self.weights = ops, extractor, weights
         self.content_layers, self.style_layers = list(content_layers), list(style_layers)
         content_features = extractor(content_X)
-        style_features = extractor(style_X)
         self.contents_Y = [content_features[name] for name in self.content_layers]
-        self.styles_Y_gram = [ops.gram(style_features[name]) for name in self.style_layers]
+        styles = list(style_X) if isinstance(style_X, (list, tuple)) else [style_X]
+        blend = list(style_blend) or [1.0] * len(styles)
+        grams_per_style = [[ops.gram(f[name]) for name in self.style_layers] for f in map(extractor, styles)]
+        if len(styles) == 1:
+            self.styles_Y_gram = grams_per_style[0]
+        else:
+            share = [w / sum(blend) for w in blend]
+            self.styles_Y_gram = [
+                sum(g[i] * w for g, w in zip(grams_per_style, share, strict=True))
+                for i in range(len(self.style_layers))
+            ]
 
     def __call__(self, X: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The four losses of image X (each a scalar tensor that can be back-propagated)."""
@@ -79,11 +101,12 @@ class Objective:
 def make_objective(
     ops: Backend,
     content_X: Tensor,
-    style_X: Tensor,
+    style_X: Tensor | Sequence[Tensor],
     content_layers: Sequence[str | int],
     style_layers: Sequence[str | int],
     weights: LossWeights | None = None,
     *,
+    style_blend: Sequence[float] = (),
     vgg_weights: Any = "random",
     seed: int = 0,
     pooling: str = "max",

@@ -30,28 +30,47 @@ class Operation:
 
 OPERATIONS = (
     Operation("Choosing the device", "processing", ("device",), ("device",)),
-    Operation("numpy in, numpy out", "processing", ("asarray", "to_numpy"), ("asarray", "to_numpy"),
-              "Keep the dtype explicitly: `mx.nd.array` makes float32 of float64 input."),
-    Operation("Preprocessing: 8-bit pixels to a normalized (1, 3, H, W) tensor", "processing", ("to_tensor",),
-              ("to_tensor",), "Both receive pixels already resized by the one PIL resize in `common/images.py`."),
+    Operation(
+        "numpy in, numpy out",
+        "processing",
+        ("asarray", "to_numpy"),
+        ("asarray", "to_numpy"),
+        "Keep the dtype explicitly: `mx.nd.array` makes float32 of float64 input.",
+    ),
+    Operation(
+        "Preprocessing: 8-bit pixels to a normalized (1, 3, H, W) tensor",
+        "processing",
+        ("to_tensor",),
+        ("to_tensor",),
+        "Both receive pixels already resized by the one PIL resize in `common/images.py`.",
+    ),
     Operation("Postprocessing: tensor to pixels in [0, 1]", "processing", ("to_pixels",), ("to_pixels",)),
     Operation("Gram matrix", "losses", ("gram",), ("gram",)),
     Operation("Content loss", "losses", ("content_loss",), ("content_loss",)),
     Operation("Style loss", "losses", ("style_loss",), ("style_loss",)),
     Operation("Total variation loss", "losses", ("tv_loss",), ("tv_loss",)),
     Operation("VGG-19 features, loaded from arrays and frozen", "vgg", ("build",), ("build",)),
-    Operation("Tapping named layers in one forward pass", "vgg", ("FeatureExtractor", "feature_extractor"),
-              ("FeatureExtractor", "feature_extractor")),
+    Operation(
+        "Tapping named layers in one forward pass",
+        "vgg",
+        ("FeatureExtractor", "feature_extractor"),
+        ("FeatureExtractor", "feature_extractor"),
+    ),
     Operation("The synthesized image as the only parameter", "trainer", ("SynthesizedImage",), ("SynthesizedImage",)),
-    Operation("Optimizer and learning-rate schedule", "trainer", ("Trainer.__init__", "Trainer.learning_rate"),
-              ("TorchAdam", "Trainer.__init__", "Trainer.learning_rate"),
-              "MXNet's built-in `adam` is a different update; the MXNet backend brings torch's."),
+    Operation(
+        "Optimizer and learning-rate schedule",
+        "trainer",
+        ("Trainer.__init__", "Trainer.learning_rate"),
+        ("TorchAdam", "Trainer.__init__", "Trainer.learning_rate"),
+        "MXNet's built-in `adam` is a different update; the MXNet backend brings torch's.",
+    ),
     Operation("One training step", "trainer", ("Trainer.step",), ("Trainer.step",)),
     Operation("Gradient with respect to the input", "trainer", ("gradient",), ("gradient",)),
     Operation("Reading and writing weight files", "weights", ("read", "write"), ("read", "write")),
-    Operation("ImageNet weights through the library's own download and cache", "weights", ("pretrained",),
-              ("pretrained",)),
-)  # fmt: skip
+    Operation(
+        "ImageNet weights through the library's own download and cache", "weights", ("pretrained",), ("pretrained",)
+    ),
+)
 
 IDIOMS = (
     ("a model", "`nn.Module`, `forward`", "`gluon.Block` / `HybridBlock`, `forward` / `hybrid_forward(F, x)`"),

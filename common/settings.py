@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -12,6 +13,20 @@ from .registry import check_name
 
 D2L_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")  # feature indices 0, 5, 10, 19, 28
 D2L_CONTENT_LAYERS = ("conv4_4",)  # feature index 25
+D2L_SIZE = (300, 450)
+OPTIMIZERS = ("adam", "lbfgs", "sgd")
+INITS = ("content", "noise", "style")  # or a path to an image
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a coarse-to-fine run: a fraction of the final size and, where set, its own schedule."""
+
+    scale: float = 1.0
+    steps: int | None = None  # None: the run's --steps
+    lr: float | None = None
+    lr_decay_every: int | None = None
+    lr_decay_factor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -20,10 +35,18 @@ class Settings:
 
     backend: str = "torch"
     content: str | None = None  # None: the bundled sample image
-    style: str | None = None
+    style: tuple[str, ...] = ()  # one or more style images; empty: the bundled sample
+    style_weights: tuple[float, ...] = ()  # blend weights of the style images; empty: equal
+    style_scale: float | None = None  # None: each style image resized to the content's size, as d2l does
+    style_layer_weights: tuple[float, ...] = ()  # one per style layer; empty: all 1
     output: str = "stylized.png"
-    size: tuple[int, int] = (300, 450)  # (H, W)
+    size: tuple[int, int] | None = None  # (H, W); None: from --max-side / --min-side, else 300 x 450
+    max_side: int | None = None
+    min_side: int | None = None
+    scales: tuple[float, ...] = (1.0,)
+    stages: tuple[Stage, ...] = ()  # set by presets; overrides scales
     steps: int = 500
+    optimizer: str = "adam"
     lr: float = 0.3
     lr_decay_every: int = 50
     lr_decay_factor: float = 0.8
@@ -33,7 +56,10 @@ class Settings:
     content_layers: tuple[str, ...] = D2L_CONTENT_LAYERS
     style_layers: tuple[str, ...] = D2L_STYLE_LAYERS
     pooling: str = "max"
-    init: str = "content"
+    normalize: bool = True  # ImageNet mean/std; False feeds [0, 1] pixels (the Mastering PyTorch chapter)
+    clamp: bool = False  # clamp the image to valid pixels before every step
+    init: str = "content"  # content, noise, style, or an image path
+    preserve_colors: bool = False
     seed: int = 0
     device: str = "cpu"
     weights: str = "auto"
@@ -41,6 +67,11 @@ class Settings:
     log: str | None = None
     plot: str | None = None
     save_every: int = 0
+    gif: str | None = None
+    checkpoint: str | None = None
+    checkpoint_every: int = 50
+    resume: str | None = None
+    preset: str | None = None
     quiet: bool = False
 
     def replace(self, **changes: Any) -> Settings:
@@ -50,50 +81,100 @@ class Settings:
     def as_dict(self) -> dict[str, Any]:
         """The settings as plain JSON-friendly values."""
         d = asdict(self)
-        d["size"] = list(self.size)
-        d["content_layers"], d["style_layers"] = list(self.content_layers), list(self.style_layers)
+        for key, value in d.items():
+            if isinstance(value, tuple):
+                d[key] = list(value)
+        d["stages"] = [asdict(stage) for stage in self.stages]
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Settings:
+        """Settings from as_dict's output (a run record or checkpoint)."""
+        values = {k: v for k, v in d.items() if k in FIELD_NAMES}
+        for key, value in values.items():
+            if isinstance(value, list) and key != "stages":
+                values[key] = tuple(value)
+        values["stages"] = tuple(Stage(**stage) for stage in d.get("stages", ()))
+        return cls(**values)
+
+    def run_stages(self) -> tuple[Stage, ...]:
+        """The stages this run goes through, each with every value filled in."""
+        stages = self.stages or tuple(Stage(scale=s) for s in self.scales)
+        return tuple(
+            Stage(
+                scale=st.scale,
+                steps=self.steps if st.steps is None else st.steps,
+                lr=self.lr if st.lr is None else st.lr,
+                lr_decay_every=self.lr_decay_every if st.lr_decay_every is None else st.lr_decay_every,
+                lr_decay_factor=self.lr_decay_factor if st.lr_decay_factor is None else st.lr_decay_factor,
+            )
+            for st in stages
+        )
+
     def validated(self) -> Settings:
-        """The same settings with layer names resolved, or UserError naming the first bad value."""
+        """The same settings with names resolved and lists normalized, or UserError naming the first bad value."""
         try:
             check_name(self.backend)
         except ValueError as e:
             raise UserError(str(e)) from e
-        check_size(self.size)
-        _positive_int("--steps", self.steps)
-        _positive_int("--lr-decay-every", self.lr_decay_every)
-        _positive_number("--lr", self.lr)
-        _positive_number("--lr-decay-factor", self.lr_decay_factor)
-        if self.lr_decay_factor > 1:
-            raise UserError(f"--lr-decay-factor is {self.lr_decay_factor}; a decay factor is at most 1")
+        s = self
+        if isinstance(s.style, str):
+            s = replace(s, style=(s.style,))
+        if s.size is not None:
+            s = replace(s, size=check_size(s.size))
+        if s.size is not None and (s.max_side is not None or s.min_side is not None):
+            raise UserError("give --size or --max-side/--min-side, not both")
+        for flag, value in (("--max-side", s.max_side), ("--min-side", s.min_side)):
+            if value is not None:
+                _positive_int(flag, value)
+                if value < 16:
+                    raise UserError(f"{flag} is {value}; sizes need at least 16 pixels")
+        _positive_int("--steps", s.steps)
+        _positive_int("--lr-decay-every", s.lr_decay_every)
+        _positive_int("--checkpoint-every", s.checkpoint_every)
+        _positive_number("--lr", s.lr)
+        _decay_factor(s.lr_decay_factor)
         for flag in ("content_weight", "style_weight", "tv_weight"):
-            _non_negative_number("--" + flag.replace("_", "-"), getattr(self, flag))
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise UserError(f"--seed must be a non-negative integer, not {self.seed!r}")
-        if not isinstance(self.save_every, int) or self.save_every < 0:
-            raise UserError(f"--save-every must be a non-negative integer, not {self.save_every!r}")
+            _non_negative_number("--" + flag.replace("_", "-"), getattr(s, flag))
+        if s.style_scale is not None:
+            _positive_number("--style-scale", s.style_scale)
+        if not isinstance(s.seed, int) or isinstance(s.seed, bool) or s.seed < 0:
+            raise UserError(f"--seed must be a non-negative integer, not {s.seed!r}")
+        if not isinstance(s.save_every, int) or s.save_every < 0:
+            raise UserError(f"--save-every must be a non-negative integer, not {s.save_every!r}")
         for flag, value, allowed in (
-            ("--pooling", self.pooling, ("max", "avg")),
-            ("--init", self.init, ("content", "noise")),
-            ("--dtype", self.dtype, ("float32", "float64")),
+            ("--pooling", s.pooling, ("max", "avg")),
+            ("--dtype", s.dtype, ("float32", "float64")),
+            ("--optimizer", s.optimizer, OPTIMIZERS),
         ):
             if value not in allowed:
                 raise UserError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")
+        if not isinstance(s.init, str) or not s.init:
+            raise UserError(f"--init must be content, noise, style or an image path, not {s.init!r}")
         try:
-            content_layers = layers.resolve_all(self.content_layers)
-            style_layers = layers.resolve_all(self.style_layers)
+            content_layers = layers.resolve_all(s.content_layers)
+            style_layers = layers.resolve_all(s.style_layers)
         except ValueError as e:
             raise UserError(str(e)) from e
         if not style_layers and not content_layers:
             raise UserError("no content and no style layers: name at least one")
-        deepest = layers.deepest(content_layers + style_layers)
-        if min(self.size) < layers.min_side(deepest):
-            raise UserError(
-                f"--size {self.size[0]} {self.size[1]} is too small for layer {deepest.name}: "
-                f"its feature map needs sides of at least {layers.min_side(deepest)} pixels"
-            )
-        return replace(self, content_layers=content_layers, style_layers=style_layers)
+        _weights_list("--style-weights", s.style_weights, len(s.style) or 1, "style images")
+        _weights_list("--style-layer-weights", s.style_layer_weights, len(style_layers), "style layers")
+        if not s.scales and not s.stages:
+            raise UserError("--scales is empty: give at least one scale, e.g. 1")
+        for scale in s.scales:
+            _positive_number("--scales", scale)
+        for stage in s.stages:
+            _positive_number("stage scale", stage.scale)
+            if stage.steps is not None:
+                _positive_int("stage steps", stage.steps)
+            if stage.lr is not None:
+                _positive_number("stage lr", stage.lr)
+            if stage.lr_decay_every is not None:
+                _positive_int("stage lr_decay_every", stage.lr_decay_every)
+            if stage.lr_decay_factor is not None:
+                _decay_factor(stage.lr_decay_factor)
+        return replace(s, content_layers=content_layers, style_layers=style_layers)
 
 
 def check_size(size: Any) -> tuple[int, int]:
@@ -124,6 +205,23 @@ def _non_negative_number(flag: str, value: Any) -> None:
 def _positive_int(flag: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise UserError(f"{flag} must be a positive integer, not {value!r}")
+
+
+def _decay_factor(value: Any) -> None:
+    _positive_number("--lr-decay-factor", value)
+    if value > 1:
+        raise UserError(f"--lr-decay-factor is {value}; a decay factor is at most 1")
+
+
+def _weights_list(flag: str, values: Sequence[Any], expected: int, what: str) -> None:
+    if not values:
+        return
+    if len(values) != expected:
+        raise UserError(f"{flag} has {len(values)} values for {expected} {what}; give one per {what[:-1]}")
+    for value in values:
+        _non_negative_number(flag, value)
+    if not any(values):
+        raise UserError(f"{flag} are all zero")
 
 
 FIELD_NAMES = tuple(f.name for f in fields(Settings))

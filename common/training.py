@@ -24,6 +24,7 @@ class StepRecord:
     total: float
     lr: float
     seconds: float
+    stage: int = 1
 
     def as_dict(self) -> dict[str, float]:
         """The record as the run record's JSON object."""
@@ -48,7 +49,9 @@ def optimize(
     steps: int,
     *,
     first_step: int = 1,
+    stage: int = 1,
     progress: bool = False,
+    description: str = "",
     on_step: Callable[[StepRecord], None] | None = None,
     stop_requested: Callable[[], bool] | None = None,
 ) -> Outcome:
@@ -58,13 +61,13 @@ def optimize(
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=steps, file=sys.stderr, unit="step", dynamic_ncols=True, leave=False)
+        bar = tqdm(total=steps, file=sys.stderr, unit="step", dynamic_ncols=True, leave=False, desc=description or None)
     try:
         for k in range(first_step, first_step + steps):
             lr = trainer.learning_rate
             start = time.perf_counter()
             losses = trainer.step()
-            record = StepRecord(k, *losses, lr=lr, seconds=time.perf_counter() - start)
+            record = StepRecord(k, *losses, lr=lr, seconds=time.perf_counter() - start, stage=stage)
             history.append(record)
             if bar is not None:
                 bar.set_postfix(content=f"{losses[0]:.3g}", style=f"{losses[1]:.3g}", tv=f"{losses[2]:.3g}")

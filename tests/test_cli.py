@@ -28,8 +28,19 @@ def run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
 
 def stylize_args(name: str, files: tuple[Path, Path], out: Path, *extra: str) -> list[str]:
     content, style = files
-    return ["stylize", "--backend", name, "--content", str(content), "--style", str(style), "--output", str(out),
-            *SMALL, *extra]  # fmt: skip
+    return [
+        "stylize",
+        "--backend",
+        name,
+        "--content",
+        str(content),
+        "--style",
+        str(style),
+        "--output",
+        str(out),
+        *SMALL,
+        *extra,
+    ]
 
 
 @pytest.mark.parametrize("name", ["torch", "mxnet"])
@@ -82,10 +93,37 @@ def test_float64_runs_agree_across_backends(both, image_files, tmp_path: Path, c
 
 def test_options_reach_the_run(backend, image_files, tmp_path: Path, capsys) -> None:
     out, log = tmp_path / "o.jpg", tmp_path / "r.json"
-    args = stylize_args(backend.name, image_files, out, "--log", str(log), "--init", "noise", "--pooling", "avg",
-                        "--content-layers", "relu3_1", "--style-layers", "0,conv2_1", "--lr", "0.2",
-                        "--lr-decay-every", "2", "--lr-decay-factor", "0.5", "--content-weight", "2",
-                        "--style-weight", "100", "--tv-weight", "0", "--save-every", "2", "--seed", "4")  # fmt: skip
+    args = stylize_args(
+        backend.name,
+        image_files,
+        out,
+        "--log",
+        str(log),
+        "--init",
+        "noise",
+        "--pooling",
+        "avg",
+        "--content-layers",
+        "relu3_1",
+        "--style-layers",
+        "0,conv2_1",
+        "--lr",
+        "0.2",
+        "--lr-decay-every",
+        "2",
+        "--lr-decay-factor",
+        "0.5",
+        "--content-weight",
+        "2",
+        "--style-weight",
+        "100",
+        "--tv-weight",
+        "0",
+        "--save-every",
+        "2",
+        "--seed",
+        "4",
+    )
     assert run(args, capsys)[0] == 0
     record = json.loads(log.read_text())
     s = record["settings"]

@@ -57,8 +57,23 @@ def test_both_backends_record_the_same_losses(option: str, both, image_files, we
     histories, pixels = [], []
     for ops in both:
         out, log = tmp_path / f"{ops.name}.png", tmp_path / f"{ops.name}.json"
-        argv = ["stylize", "--backend", ops.name, "--content", str(content), "--style", str(style),
-                "--output", str(out), "--log", str(log), "--weights", "random", *BASE, *extra]  # fmt: skip
+        argv = [
+            "stylize",
+            "--backend",
+            ops.name,
+            "--content",
+            str(content),
+            "--style",
+            str(style),
+            "--output",
+            str(out),
+            "--log",
+            str(log),
+            "--weights",
+            "random",
+            *BASE,
+            *extra,
+        ]
         assert cli.main(argv) == 0, capsys.readouterr().err
         record = json.loads(log.read_text())
         histories.append(

@@ -53,8 +53,11 @@ def test_a_round_trip_is_bit_exact(tmp_path: Path, capsys) -> None:
 def test_params_round_trip_is_bit_exact_and_keeps_gluon_names(tmp_path: Path, capsys) -> None:
     import mxnet as mx
 
-    gluon = {"features.0.weight": np.random.default_rng(0).standard_normal((64, 3, 3, 3)).astype(np.float32),
-             "features.0.bias": np.zeros(64, np.float32), "output.bias": np.ones(1000, np.float32)}  # fmt: skip
+    gluon = {
+        "features.0.weight": np.random.default_rng(0).standard_normal((64, 3, 3, 3)).astype(np.float32),
+        "features.0.bias": np.zeros(64, np.float32),
+        "output.bias": np.ones(1000, np.float32),
+    }
     src, mid, back = tmp_path / "a.params", tmp_path / "b.pth", tmp_path / "c.params"
     mx.nd.save(str(src), {k: mx.nd.array(v) for k, v in gluon.items()})
     assert convert(src, mid, capsys)[0] == 0

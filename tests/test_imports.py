@@ -32,10 +32,16 @@ def run_without_frameworks(code: str) -> subprocess.CompletedProcess:
 
 def test_import_common_and_cli_imports_no_framework() -> None:
     r = subprocess.run(
-        [sys.executable, "-c", "import sys, common, cli; print(sorted(m for m in sys.modules if m.split('.')[0] in "
-         f"{FRAMEWORKS!r}))"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            f"import sys, common, cli; print(sorted(m for m in sys.modules if m.split('.')[0] in {FRAMEWORKS!r}))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
 

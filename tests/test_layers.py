@@ -46,8 +46,14 @@ def test_an_empty_list_is_refused() -> None:
 def test_deepest_and_the_conv_parameters_up_to_it() -> None:
     assert layers.deepest(["relu1_1", "conv4_4", "pool2"]).index == 25
     keys = layers.conv_param_names(layers.BY_NAME["conv2_1"])
-    assert keys == ["features.0.weight", "features.0.bias", "features.2.weight", "features.2.bias",
-                    "features.5.weight", "features.5.bias"]  # fmt: skip
+    assert keys == [
+        "features.0.weight",
+        "features.0.bias",
+        "features.2.weight",
+        "features.2.bias",
+        "features.5.weight",
+        "features.5.bias",
+    ]
 
 
 def test_min_side_doubles_with_each_pooling() -> None:

@@ -30,9 +30,17 @@ def expected_names() -> list[str]:
     for dtype, tol in parity.TOLERANCES.items():
         names.append(f"{dtype}: preprocessing")
         names += [f"{dtype}: features {layer} ({p} pooling)" for p in ("max", "avg") for layer in common.layers.NAMES]
-        names += [f"{dtype}: {what}" for what in ("gram", "content loss", "style loss", "TV loss",
-                                                  "total loss (d2l layers and weights)",
-                                                  "gradient of the total loss w.r.t. the image")]  # fmt: skip
+        names += [
+            f"{dtype}: {what}"
+            for what in (
+                "gram",
+                "content loss",
+                "style loss",
+                "TV loss",
+                "total loss (d2l layers and weights)",
+                "gradient of the total loss w.r.t. the image",
+            )
+        ]
         for init in ("content", "noise"):
             names.append(
                 f"{dtype}: {tol['steps']:.0f} Adam steps (lr {tol['lr']:g}) from {init} init: losses of every step"
@@ -78,8 +86,21 @@ def test_the_content_loss_at_the_content_image_is_exactly_zero(backend) -> None:
 
 def test_nst_parity_prints_json_and_exits_0(both, image_files, capsys) -> None:
     content, style = image_files
-    code = cli.main(["parity", "--json", "--dtype", "float32", "--size", "32", "40",
-                     "--content", str(content), "--style", str(style)])  # fmt: skip
+    code = cli.main(
+        [
+            "parity",
+            "--json",
+            "--dtype",
+            "float32",
+            "--size",
+            "32",
+            "40",
+            "--content",
+            str(content),
+            "--style",
+            str(style),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     report = json.loads(out)

@@ -81,8 +81,12 @@ def test_mxnet_onednn_max_pool_backward_is_wrong_after_an_inference_mode_forward
 
     def grad(train_mode: bool) -> np.ndarray:
         net = mx.gluon.nn.HybridSequential()
-        net.add(mx.gluon.nn.Conv2D(64, 3, padding=1, in_channels=3), mx.gluon.nn.Activation("relu"),
-                mx.gluon.nn.MaxPool2D(2, 2), mx.gluon.nn.Conv2D(64, 3, padding=1, in_channels=64))  # fmt: skip
+        net.add(
+            mx.gluon.nn.Conv2D(64, 3, padding=1, in_channels=3),
+            mx.gluon.nn.Activation("relu"),
+            mx.gluon.nn.MaxPool2D(2, 2),
+            mx.gluon.nn.Conv2D(64, 3, padding=1, in_channels=64),
+        )
         net.initialize(mx.init.Constant(0.0), force_reinit=True)
         for i in (0, 3):
             rng = np.random.default_rng(i)

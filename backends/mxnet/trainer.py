@@ -1,4 +1,4 @@
-"""Training in MXNet: the synthesized image as a Gluon Block, gluon.Trainer with torch's Adam formula."""
+"""Training in MXNet: the synthesized image as a Gluon Block, gluon.Trainer with torch's Adam and SGD formulas."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 import mxnet as mx
+import numpy as np
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
@@ -24,31 +25,65 @@ class SynthesizedImage(nn.Block):
         """The image."""
         return self.weight.data()
 
+    def clamp_(self, low: np.ndarray, high: np.ndarray) -> None:
+        """Clamp the image in place between per-channel bounds of shape (1, 3, 1, 1)."""
+        X = self.weight.data()
+        low_nd, high_nd = (nd.array(b, ctx=X.context, dtype=X.dtype) for b in (low, high))
+        X[:] = nd.broadcast_minimum(nd.broadcast_maximum(X, low_nd), high_nd)
 
-class TorchAdam(mx.optimizer.Optimizer):
-    """Adam exactly as torch.optim.Adam computes it, in the weight's own dtype.
 
-    MXNet's built-in 'adam' differs in two ways: it folds bias correction into the learning rate, so epsilon
-    is added to sqrt(v) before bias correction (a different update, largest in the first steps), and its fused
-    kernel takes beta1/beta2/epsilon as float32, so a float64 run is not computed in float64.
+class TorchOptimizer(mx.optimizer.Optimizer):
+    """An optimizer that computes exactly what its torch.optim namesake does, in the weight's own dtype.
+
+    MXNet's fused kernels ('adam_update', 'sgd_update') take their hyper-parameters as float32, so a float64 run
+    is not float64 arithmetic. These keep their state themselves (not in Gluon's Updater), so that state_dict()
+    can put it into a checkpoint as plain arrays, as torch optimizers do.
     """
 
-    def __init__(
-        self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8, **kwargs
-    ) -> None:
+    def __init__(self, learning_rate: float, **kwargs) -> None:
         super().__init__(learning_rate=learning_rate, **kwargs)
-        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.moments: dict[int, list[nd.NDArray]] = {}
 
     def create_state(self, index, weight):
-        """First and second moment estimates, zero."""
-        return nd.zeros_like(weight), nd.zeros_like(weight)
+        """No Updater state: the moments live in self.moments."""
+        return None
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Step counts and moments as numpy arrays."""
+        out = {f"t.{i}": np.array(t) for i, t in self._index_update_count.items()}
+        for i, moments in self.moments.items():
+            out.update({f"moment{k}.{i}": m.asnumpy() for k, m in enumerate(moments)})
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray], ctx: mx.Context) -> None:
+        """Restore what state_dict() returned."""
+        for key, value in state.items():
+            name, _, index = key.partition(".")
+            if name == "t":
+                self._index_update_count[int(index)] = int(value)
+                self.num_update = max(self.num_update, int(value))
+            else:
+                moments = self.moments.setdefault(int(index), [])
+                moments.append(nd.array(value, ctx=ctx, dtype=value.dtype))
+
+
+class TorchAdam(TorchOptimizer):
+    """Adam as torch.optim.Adam computes it.
+
+    MXNet's built-in 'adam' folds bias correction into the learning rate, so its epsilon is added to sqrt(v)
+    before bias correction: a different update, largest in the first steps.
+    """
+
+    def __init__(self, learning_rate: float, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> None:
+        super().__init__(learning_rate)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
 
     def update(self, index, weight, grad, state):
         """One Adam step on one parameter."""
         self._update_count(index)
         t = self._index_update_count[index]
         lr = self._get_lr(index)
-        m, v = state
+        m, v = self.moments.setdefault(index, [nd.zeros_like(weight), nd.zeros_like(weight)])
         g = grad * self.rescale_grad
         m[:] = m + (1 - self.beta1) * (g - m)
         v[:] = v * self.beta2 + (1 - self.beta2) * g * g
@@ -56,8 +91,20 @@ class TorchAdam(mx.optimizer.Optimizer):
         weight[:] = weight - (lr / (1 - self.beta1**t)) * m / denom
 
 
+class TorchSGD(TorchOptimizer):
+    """Plain SGD as torch.optim.SGD computes it (no momentum, no weight decay)."""
+
+    def update(self, index, weight, grad, state):
+        """One SGD step on one parameter."""
+        self._update_count(index)
+        weight[:] = weight - self._get_lr(index) * (grad * self.rescale_grad)
+
+
+OPTIMIZERS = {"adam": TorchAdam, "sgd": TorchSGD}
+
+
 class Trainer:
-    """gluon.Trainer with TorchAdam; the learning rate x factor every N steps via set_learning_rate (as d2l)."""
+    """gluon.Trainer with the project's optimizers; the learning rate x factor every N steps (as d2l does)."""
 
     def __init__(
         self,
@@ -67,9 +114,13 @@ class Trainer:
         decay_every: int,
         decay_factor: float,
         inputs: Sequence[nd.NDArray] = (),
+        optimizer: str = "adam",
+        bounds: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        self.model, self.loss_fn, self.inputs = model, loss_fn, tuple(inputs)
-        self.trainer = gluon.Trainer(model.collect_params(), TorchAdam(learning_rate=lr))
+        self.model, self.loss_fn, self.inputs, self.bounds = model, loss_fn, tuple(inputs), bounds
+        self.params = [p for p in model.collect_params().values() if p.grad_req != "null"]
+        self.optimizer = OPTIMIZERS[optimizer](lr)
+        self.trainer = gluon.Trainer(self.params, self.optimizer)
         self.decay_every, self.decay_factor = decay_every, decay_factor
         self.steps_done = 0
         self._last_finite: nd.NDArray | None = None
@@ -81,6 +132,8 @@ class Trainer:
 
     def step(self) -> tuple[float, float, float, float]:
         """Forward under autograd.record, backward, trainer.step (nothing is updated on a non-finite loss)."""
+        if self.bounds is not None:
+            self.model.clamp_(*self.bounds)
         with autograd.record():
             X = self.model(*self.inputs)
             losses = self.loss_fn(X)
@@ -102,6 +155,23 @@ class Trainer:
     def last_finite_image(self) -> nd.NDArray | None:
         """The last image whose losses were finite."""
         return self._last_finite
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Parameters, optimizer state, learning rate and step count as numpy arrays."""
+        state = {f"param.{i}": p.data().asnumpy() for i, p in enumerate(self.params)}
+        state.update({f"optimizer.{k}": v for k, v in self.optimizer.state_dict().items()})
+        state["lr"], state["steps_done"] = np.array(self.learning_rate), np.array(self.steps_done)
+        return state
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what state() returned."""
+        for i, p in enumerate(self.params):
+            p.set_data(nd.array(state[f"param.{i}"], ctx=p.list_ctx()[0], dtype=p.dtype))
+        ctx = self.params[0].list_ctx()[0]
+        optimizer = {k.removeprefix("optimizer."): v for k, v in state.items() if k.startswith("optimizer.")}
+        self.optimizer.load_state_dict(optimizer, ctx)
+        self.trainer.set_learning_rate(float(state["lr"]))
+        self.steps_done = int(state["steps_done"])
 
 
 def gradient(loss_fn, X: nd.NDArray) -> tuple[list[float], nd.NDArray]:

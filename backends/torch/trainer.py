@@ -1,9 +1,11 @@
-"""Training in torch: the synthesized image as an nn.Module, torch.optim.Adam with StepLR, one step at a time."""
+"""Training in torch: the synthesized image as an nn.Module, torch.optim with StepLR, one step at a time."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -21,9 +23,19 @@ class SynthesizedImage(nn.Module):
         """The image."""
         return self.weight
 
+    @torch.no_grad()
+    def clamp_(self, low: np.ndarray, high: np.ndarray) -> None:
+        """Clamp the image in place between per-channel bounds of shape (1, 3, 1, 1)."""
+        self.weight.clamp_(
+            torch.as_tensor(low, dtype=self.weight.dtype), torch.as_tensor(high, dtype=self.weight.dtype)
+        )
+
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+
 
 class Trainer:
-    """Adam on a model's parameters with the learning rate x factor every N steps (StepLR)."""
+    """torch.optim.Adam (or SGD) on a model's parameters, the learning rate x factor every N steps (StepLR)."""
 
     def __init__(
         self,
@@ -33,9 +45,12 @@ class Trainer:
         decay_every: int,
         decay_factor: float,
         inputs: Sequence[torch.Tensor] = (),
+        optimizer: str = "adam",
+        bounds: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        self.model, self.loss_fn, self.inputs = model, loss_fn, tuple(inputs)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        self.model, self.loss_fn, self.inputs, self.bounds = model, loss_fn, tuple(inputs), bounds
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = OPTIMIZERS[optimizer](self.params, lr=lr)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, decay_every, decay_factor)
         self._last_finite: torch.Tensor | None = None
 
@@ -46,6 +61,8 @@ class Trainer:
 
     def step(self) -> tuple[float, float, float, float]:
         """zero_grad, forward, backward, optimizer step, scheduler step (nothing is updated on a non-finite loss)."""
+        if self.bounds is not None:
+            self.model.clamp_(*self.bounds)
         self.optimizer.zero_grad()
         X = self.model(*self.inputs)
         losses = self.loss_fn(X)
@@ -66,6 +83,23 @@ class Trainer:
     def last_finite_image(self) -> torch.Tensor | None:
         """The last image whose losses were finite."""
         return self._last_finite
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Parameters as numpy arrays, and the optimizer and scheduler as torch.save bytes."""
+        buffer = io.BytesIO()
+        torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}, buffer)
+        state = {f"param.{i}": p.detach().cpu().numpy().copy() for i, p in enumerate(self.params)}
+        state["framework_state"] = np.frombuffer(buffer.getvalue(), dtype=np.uint8)
+        return state
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what state() returned."""
+        with torch.no_grad():
+            for i, p in enumerate(self.params):
+                p.copy_(torch.from_numpy(state[f"param.{i}"]))
+        saved = torch.load(io.BytesIO(state["framework_state"].tobytes()), weights_only=True)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
 
 
 def gradient(loss_fn, X: torch.Tensor) -> tuple[list[float], torch.Tensor]:
