@@ -155,7 +155,7 @@ class Run:
         self.history: list[StepRecord] = [StepRecord(**h) for h in ckpt.history] if ckpt else []
         self.frames: list[Image.Image] = []
         self.gif_every = s.save_every or max(1, total_steps // 50)
-        self.status, self.stage, self.steps_done = "completed", 0, 0
+        self.status, self.stage, self.steps_done, self.last_frame_step = "completed", 0, 0, 0
         self.trainer: Trainer | None = None
 
     def tensor(self, img: Image.Image, at: tuple[int, int]) -> Tensor:
@@ -183,6 +183,7 @@ class Run:
             images.save_image(self.picture(self.trainer.image()), intermediate_path(s.output, rec.step))
         if s.gif and (rec.step % self.gif_every == 0 or rec.step == 1):
             self.frames.append(self.picture(self.trainer.image()))
+            self.last_frame_step = rec.step
         if s.checkpoint and rec.step % s.checkpoint_every == 0:
             self.save_checkpoint(s.checkpoint)
 
@@ -237,13 +238,21 @@ def stylize(settings: Settings, backend: Backend | None = None, say: Callable[[s
     stages = s.run_stages()
     all_layers = tuple(dict.fromkeys(s.content_layers + s.style_layers))
     deepest = layers.deepest(all_layers)
+    need = max(16, layers.min_side(deepest))
     for i, stage in enumerate(stages, 1):
         h, w = stage_size(size, stage)
-        if min(h, w) < max(16, layers.min_side(deepest)):
+        if min(h, w) < need:
             raise UserError(
-                f"stage {i} would be {h}x{w} pixels; layer {deepest.name} needs at least "
-                f"{max(16, layers.min_side(deepest))} on each side: use a larger --size or scale"
+                f"stage {i} would be {h}x{w} pixels; layer {deepest.name} needs at least {need} on each side: "
+                "use a larger --size or scale"
             )
+        for path, img in zip(style_paths, style_imgs, strict=True):
+            sh, sw = style_size(s, (h, w), img)
+            if min(sh, sw) < need:
+                raise UserError(
+                    f"style image {path!r} would be {sh}x{sw} pixels at stage {i}; layer {deepest.name} needs at "
+                    f"least {need} on each side: use a larger --style-scale"
+                )
 
     ops = backend or load_backend(s.backend, s.device)
     if ckpt is not None and ckpt.backend != ops.name:
@@ -304,7 +313,8 @@ def stylize(settings: Settings, backend: Backend | None = None, say: Callable[[s
     if status == "interrupted" or (s.checkpoint and status == "completed"):
         run.save_checkpoint(checkpoint_path)
     if s.gif:
-        images.save_gif([*run.frames, result_img], s.gif)
+        ends_on_a_frame = status == "completed" and history and run.last_frame_step == history[-1].step
+        images.save_gif(run.frames if ends_on_a_frame else [*run.frames, result_img], s.gif)
     run_record = {
         "settings": s.as_dict(),
         "weights": weights.description,

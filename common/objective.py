@@ -95,7 +95,8 @@ class Objective:
             self.styles_Y_gram,
             self.weights,
         )
-        return sum(contents_l), sum(styles_l), tv_l, total
+        zero = tv_l * 0  # a tensor, so that a run without content (or style) layers still reports one
+        return sum(contents_l, zero), sum(styles_l, zero), tv_l, total
 
 
 def make_objective(

@@ -64,7 +64,14 @@ OPERATIONS = (
         ("TorchAdam", "Trainer.__init__", "Trainer.learning_rate"),
         "MXNet's built-in `adam` is a different update; the MXNet backend brings torch's.",
     ),
+    Operation("SGD", "trainer", ("OPTIMIZERS",), ("TorchSGD", "OPTIMIZERS")),
     Operation("One training step", "trainer", ("Trainer.step",), ("Trainer.step",)),
+    Operation(
+        "Saving and restoring the optimizer's state (checkpoints)",
+        "trainer",
+        ("Trainer.state", "Trainer.load_state"),
+        ("TorchOptimizer.state_dict", "TorchOptimizer.load_state_dict", "Trainer.state", "Trainer.load_state"),
+    ),
     Operation("Gradient with respect to the input", "trainer", ("gradient",), ("gradient",)),
     Operation("Reading and writing weight files", "weights", ("read", "write"), ("read", "write")),
     Operation(
@@ -115,12 +122,20 @@ PITFALLS = (
         "MXNet's `adam` is not torch's Adam",
         "`gluon.Trainer(..., 'adam')` folds bias correction into the learning rate, so epsilon is added to "
         "sqrt(v) before correction: in effect epsilon / sqrt(1 - beta2^t), 31.6x larger at step 1. Pixels with "
-        "small gradients move differently from torch, most in the first steps. Its fused kernel also takes beta1, "
-        "beta2 and epsilon as float32, so a float64 run is not float64 arithmetic.",
+        "small gradients move differently from torch, most in the first steps.",
         "A `mx.optimizer.Optimizer` subclass computing torch's formula with NDArray operations in the weight's "
         "dtype (`TorchAdam` in backends/mxnet/trainer.py).",
         "test_mxnet_adam_adds_epsilon_before_bias_correction",
         "tests/test_training.py::test_adam_matches_torchs_formula_in_float64",
+    ),
+    Pitfall(
+        "MXNet's fused optimizer kernels take their hyper-parameters as float32",
+        "`adam_update` and `sgd_update` declare lr, betas, epsilon and weight decay as float: on float64 weights "
+        "the learning rate 0.1 becomes 0.10000000149, and a float64 run drifts from torch's at 1e-9 after one step.",
+        "The MXNet backend's optimizers (`TorchAdam`, `TorchSGD`) update with NDArray arithmetic, whose scalars are "
+        "float64.",
+        "test_mxnet_sgd_takes_the_learning_rate_as_float32",
+        "tests/test_controls.py::test_each_optimizer_lowers_the_loss_and_agrees_across_backends",
     ),
     Pitfall(
         "MXNet with oneDNN: training-mode convolutions differ from inference-mode ones",
@@ -213,6 +228,29 @@ PITFALLS = (
         "tests/test_parity.py::test_check",
     ),
     Pitfall(
+        "torch's float32 results on CPU can differ from one process to the next",
+        "The same float32 computation, run twice in one process, gives identical results; run in a fresh "
+        "process, some results differ in the last bits (here: a convolution's backward on a 1x1 map, in about 2 "
+        "processes of 5), because Intel MKL inside torch picks its code path at run time. A seeded run is then "
+        "not reproducible, and resuming a run in a new process does not give the uninterrupted result.",
+        "Set `MKL_CBWR=AUTO,STRICT` (MKL's Conditional Numerical Reproducibility) before torch is imported; the "
+        "torch backend does, unless you set it, and warns if torch was imported first. It cost no speed here.",
+        "test_torch_float32_results_can_differ_between_processes_without_mkl_cbwr",
+        "tests/test_training.py::test_torch_results_are_identical_in_fresh_processes",
+    ),
+    Pitfall(
+        "float32 Adam runs drift from exact arithmetic, and so from each other",
+        "Adam moves every pixel by about lr whatever the size of its gradient, so rounding noise in a gradient "
+        "near zero decides a pixel's direction. 10 steps at lr 0.05 from the content image end, on some inputs, "
+        "more than 1e-3 (relative, in the content loss) from the same run in float64, in either framework; two "
+        "float32 programs then differ by as much without computing different things (1.8e-3 between the backends "
+        "at the image of the test, 8.8e-4 at the bundled samples).",
+        "Prove sameness in float64 (1e-15 here). Compare float32 runs knowing their own error: `nst parity` "
+        "reports them against the 1e-3 tolerance on the samples by default; pass your images to see yours.",
+        "test_float32_adam_runs_from_the_content_image_drift_more_than_1e_3_from_exact_arithmetic",
+        "tests/test_parity.py::test_check",
+    ),
+    Pitfall(
         "torch's channels_last float32 convolutions are less accurate",
         "`memory_format=torch.channels_last` makes oneDNN's CPU convolutions about 12% faster here but about 3x "
         "less accurate in float32 (1e-6 instead of 3e-7 relative): enough to move ReLU branches (previous "
@@ -235,18 +273,25 @@ PITFALLS = (
 )
 
 
+def _defines(node: ast.stmt, name: str) -> bool:
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return node.name == name
+    if isinstance(node, ast.Assign):
+        return any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+    return isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name
+
+
 def source(path: Path, symbol: str) -> str:
-    """The source of a top-level function or class, or of 'Class.method', in a Python file."""
+    """The source of a top-level function, class or assignment, or of 'Class.method', in a Python file."""
     text = path.read_text(encoding="utf-8")
     body: list[ast.stmt] = ast.parse(text).body
-    node: ast.AST | None = None
+    node: ast.stmt | None = None
     for part in symbol.split("."):
-        node = next((n for n in body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == part), None)
+        node = next((n for n in body if _defines(n, part)), None)
         if node is None:
             raise LookupError(f"{symbol} not found in {path}")
-        body = node.body
-    assert isinstance(node, (ast.FunctionDef, ast.ClassDef))
-    start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        body = getattr(node, "body", [])
+    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
     lines = text.splitlines()[start - 1 : node.end_lineno]
     return textwrap.dedent("\n".join(lines))
 

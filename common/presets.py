@@ -6,7 +6,7 @@ written next to the preset (``nst presets`` prints them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import UserError
@@ -163,6 +163,9 @@ def settings(explicit: dict[str, Any], preset: str | None = None) -> Settings:
         values["size"] = None  # an explicit --max-side/--min-side replaces the preset's size
     if "scales" in explicit:
         values["stages"] = ()  # explicit --scales replace a preset's stages
+    schedule = {"steps", "lr", "lr_decay_every", "lr_decay_factor"} & set(explicit)
+    if values.get("stages") and schedule:  # an explicit --steps or --lr applies to every stage
+        values["stages"] = tuple(replace(st, **dict.fromkeys(schedule)) for st in values["stages"])
     values.update(explicit)
     return Settings(**{**values, "preset": preset})
 

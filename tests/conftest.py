@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+
+# Tests import torch in places before the torch backend does; the backend's reproducibility setting
+# (MKL_CBWR, read when MKL loads) must be in place before any of them.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 from pathlib import Path
 
 import pytest

@@ -24,7 +24,7 @@ def test_every_operation_shows_real_source_of_both_backends() -> None:
         for backend in port_guide.BACKENDS:
             for symbol in getattr(op, backend):
                 code = port_guide.source(ROOT / "backends" / backend / f"{op.module}.py", symbol)
-                assert code.splitlines()[0].lstrip().startswith(("def ", "class ", "@")), symbol
+                assert code.splitlines()[0].lstrip().startswith(("def ", "class ", "@", f"{symbol} = ")), symbol
                 assert code in text
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import get_backend
 from helpers import random_pixels
 
 import common
@@ -102,3 +103,25 @@ def test_gradient_matches_the_analytic_one(backend) -> None:
     losses, grad = backend.gradient(quadratic(backend, T), backend.asarray(X))
     np.testing.assert_allclose(backend.to_numpy(grad), X - T, rtol=1e-12)
     assert losses[3] == pytest.approx(0.5 * ((X - T) ** 2).sum())
+
+
+def test_a_run_without_content_layers_or_without_style_layers_reports_zero_for_them(backend) -> None:
+    X = backend.to_tensor(random_pixels(24, 24))
+    for content_layers, style_layers in (((), ("conv1_1",)), (("conv1_1",), ())):
+        objective = common.objective.make_objective(backend, X, X, content_layers, style_layers)
+        trainer = backend.trainer(
+            backend.synthesized_image(backend.to_tensor(random_pixels(24, 24, seed=1))), objective, 0.1, 50, 0.8
+        )
+        losses = trainer.step()
+        assert (losses[0] == 0) == (not content_layers) and (losses[1] == 0) == (not style_layers)
+
+
+def test_torch_results_are_identical_in_fresh_processes() -> None:
+    """The torch backend sets MKL_CBWR=AUTO,STRICT before torch loads (docs/porting.md explains why)."""
+    import os
+
+    from test_pitfalls import probe
+
+    get_backend("torch")
+    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+    assert len({probe(env) for _ in range(4)}) == 1

@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
+# Intel MKL (inside torch) picks code paths at run time, and some float32 results (e.g. a convolution's
+# backward on a 1x1 map) then differ between processes. Conditional Numerical Reproducibility makes them
+# identical; it is read when MKL loads, so it must be set before torch is imported (docs/porting.md).
+if "torch" in sys.modules and "MKL_CBWR" not in os.environ:
+    warnings.warn(
+        "torch was imported before the nst torch backend: set MKL_CBWR=AUTO,STRICT before importing torch, or "
+        "float32 results may differ between processes",
+        stacklevel=2,
+    )
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+
 import torch
 
 from .. import common
