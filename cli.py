@@ -46,13 +46,27 @@ def _floats(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from e
 
 
-def add_stylize_arguments(p: argparse.ArgumentParser) -> None:
+COMPARE_SKIPS = {
+    "--backend",
+    "--output",
+    "--log",
+    "--plot",
+    "--gif",
+    "--save-every",
+    "--checkpoint",
+    "--checkpoint-every",
+    "--resume",
+}
+
+
+def add_stylize_arguments(p: argparse.ArgumentParser, skip: frozenset[str] | set[str] = frozenset()) -> None:
     """The flags of ``nst stylize``. None has a parser default: what is not given comes from the preset or
     from common.Settings, so that explicit flags, and only they, override a preset."""
     d = DEFAULTS
 
     def add(*flags: str, **kwargs) -> None:
-        p.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)
+        if flags[0] not in skip:
+            p.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)
 
     add(
         "--preset", choices=common.presets.names(), help="set every value of a recipe (see nst presets); flags override"
@@ -92,6 +106,7 @@ def add_stylize_arguments(p: argparse.ArgumentParser) -> None:
     add("--device", help="cpu or cuda:N (default cpu)")
     add("--weights", metavar="auto|imagenet|random|PATH", help="VGG-19 weights (default auto)")
     add("--dtype", choices=("float32", "float64"), help="(default float32)")
+    add("--precision", choices=common.settings.PRECISIONS, help="fast mode: run VGG in bf16 (CPU) or fp16 (GPU)")
     add("--log", metavar="RUN.json", help="write the run record (settings, versions, per-step losses)")
     add("--plot", metavar="LOSS.png", help="draw the loss curves")
     add("--save-every", type=int, metavar="N", help="also write the image every N steps")
@@ -126,6 +141,23 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             f"({seconds / len(result.history):.3f} s/step), final total loss {last.total:.4g}; "
             f"weights: {result.weights}"
         )
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """nst compare."""
+    import json
+
+    if args.child:
+        common.stylize(common.Settings.from_dict(json.loads(args.child)))
+        return 0
+    report = common.compare.compare(settings_from(args), args.report)
+    b, d = report["backends"], report["difference"]
+    print(
+        f"wrote {args.report}/report.md and report.html: "
+        + ", ".join(f"{n} {v['median']:.3f} s/step, {v['peak_rss_gib']:.2f} GiB" for n, v in b.items())
+        + f"; outputs {d['psnr']:.1f} dB apart (SSIM {d['ssim']:.4f})"
+    )
     return 0
 
 
@@ -186,6 +218,49 @@ def cmd_port_guide(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sizes(text: str) -> tuple[tuple[int, int], ...]:
+    try:
+        sizes = tuple(tuple(int(v) for v in item.lower().split("x")) for item in text.split(",") if item.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"sizes are HxW, comma-separated, e.g. 128x128,300x450: {text!r}") from e
+    if not sizes or any(len(s) != 2 for s in sizes):
+        raise argparse.ArgumentTypeError(f"sizes are HxW, comma-separated, e.g. 128x128,300x450: {text!r}")
+    return sizes
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """nst bench."""
+    import json
+
+    if args.child:
+        print(json.dumps(common.bench.child(json.loads(args.child))))
+        return 0
+    try:
+        backends = [common.registry.check_name(b.strip()) for b in args.backends.split(",") if b.strip()]
+    except ValueError as e:
+        raise common.UserError(str(e)) from e
+    for size in args.sizes:
+        common.settings.check_size(size)
+    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    for p in precisions:
+        if p not in common.settings.PRECISIONS:
+            raise common.UserError(f"--precisions: {p!r} is not one of {', '.join(common.settings.PRECISIONS)}")
+    if args.warmup < 0 or args.repeats < 1:
+        raise common.UserError("--warmup must be >= 0 and --repeats >= 1")
+    if args.json:
+        common.outputs.check_writable(args.json, (".json",), "--json")
+    say = None if args.quiet else (lambda message: print(f"... {message}", file=sys.stderr))
+    report = common.bench.run(backends, args.sizes, precisions, args.warmup, args.repeats, say)
+    if args.to_quality:
+        report["to_quality"] = common.bench.to_quality(backends, args.quality_size, say)
+    print(common.bench.table(report))
+    if args.to_quality:
+        print("\n" + common.bench.quality_table(report["to_quality"]))
+    if args.json:
+        common.outputs.write_text(args.json, json.dumps(report, indent=2) + "\n", "--json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``nst`` parser with its subcommands."""
     parser = Parser(prog="nst", description="Neural style transfer on PyTorch and MXNet/Gluon, one program.")
@@ -197,6 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_stylize_arguments(stylize)
     stylize.set_defaults(func=cmd_stylize)
+
+    compare = sub.add_parser(
+        "compare",
+        help="run the same job on both backends and write a report (speed, memory, losses, outputs)",
+        description="Run one nst stylize job on the torch and the mxnet backend with the same weights, each in a "
+        "fresh process, and write a report folder: report.md, report.html, loss curves, outputs and their "
+        "difference, run records, environment. Takes the flags of nst stylize.",
+    )
+    add_stylize_arguments(compare, skip=COMPARE_SKIPS)
+    compare.add_argument("--report", default="compare-report", metavar="FOLDER", help="(default compare-report)")
+    compare.add_argument("--child", help=argparse.SUPPRESS)
+    compare.set_defaults(func=cmd_compare)
 
     presets = sub.add_parser("presets", help="list the recipes of the source documents and their values")
     presets.set_defaults(func=cmd_presets)
@@ -235,6 +322,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     guide.add_argument("--output", metavar="FILE.md", help="write here instead of standard output")
     guide.set_defaults(func=cmd_port_guide)
+
+    bench = sub.add_parser(
+        "bench",
+        help="seconds per step over backends x sizes x precisions, against the machine's measured peak",
+        description="Time the d2l optimization step for each backend, size and precision (each backend in a "
+        "fresh process), count its FLOPs, and measure the machine's matmul peak in the same run.",
+    )
+    bench.add_argument("--backends", default="torch,mxnet", help="(default torch,mxnet)")
+    bench.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=common.bench.SIZES,
+        metavar="HxW,...",
+        help="(default 128x128,256x256,300x450,512x512)",
+    )
+    bench.add_argument("--precisions", default="fp32,bf16", help="(default fp32,bf16)")
+    bench.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
+    bench.add_argument("--repeats", type=int, default=5, help="timed steps (default 5)")
+    bench.add_argument("--json", metavar="PATH.json", help="also write the results as JSON")
+    bench.add_argument(
+        "--to-quality",
+        action="store_true",
+        help="also time how long the fastest setting takes to reach the d2l recipe's final loss",
+    )
+    bench.add_argument(
+        "--quality-size",
+        type=int,
+        nargs=2,
+        default=(300, 450),
+        metavar=("H", "W"),
+        help="size of the --to-quality runs (default 300 450)",
+    )
+    bench.add_argument("--quiet", action="store_true", help="no progress lines")
+    bench.add_argument("--child", help=argparse.SUPPRESS)
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

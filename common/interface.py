@@ -180,8 +180,14 @@ class Backend(abc.ABC):
         """The framework network for validated 'features.N.*' arrays, cut after ``last``, frozen."""
 
     @abc.abstractmethod
-    def feature_extractor(self, net: Any, names: Sequence[str | int]) -> Callable[[Tensor], dict[str, Tensor]]:
-        """A callable mapping an image to {layer name: that layer's output}, exactly, for the named layers."""
+    def feature_extractor(
+        self, net: Any, names: Sequence[str | int], precision: str = "fp32"
+    ) -> Callable[[Tensor], dict[str, Tensor]]:
+        """A callable mapping an image to {layer name: that layer's output}, exactly, for the named layers.
+
+        ``precision`` "bf16" or "fp16" runs the network in reduced precision (autocast in torch, AMP in MXNet)
+        and returns the outputs as float32; the Gram matrices, losses and optimizer stay float32.
+        """
 
     @abc.abstractmethod
     def pretrained_weights(self) -> tuple[dict[str, np.ndarray], str]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import checkpoint, images, layers, record, samples
+from . import checkpoint, images, layers, memory, record, samples
 from .errors import Diverged, Interrupted, UserError
 from .interface import Backend, Tensor, Trainer
 from .lbfgs import LBFGSTrainer
@@ -121,6 +121,24 @@ def make_trainer(ops: Backend, s: Settings, stage: Stage, X: Tensor, objective: 
         stage.lr_decay_factor,
         optimizer=s.optimizer,
         bounds=bounds,
+    )
+
+
+def check_memory(s: Settings, sizes: list[tuple[int, int]], deepest: layers.Layer) -> None:
+    """Refuse, before anything is allocated, a run whose estimated peak exceeds the memory available."""
+    if s.device != "cpu":
+        return  # the estimates are for CPU runs
+    have = memory.available()
+    largest = max(sizes, key=lambda hw: hw[0] * hw[1])
+    need = memory.estimate(s.backend, largest, s.dtype, s.precision, deepest)
+    if need is None or have is None or need <= have:
+        return
+    base, factor = memory.FITTED[(s.backend, s.dtype, s.precision)]
+    h, w = memory.largest_size(have, base, factor, s.dtype, aspect=largest[0] / largest[1])
+    hint = f"--max-side {max(h, w)} would fit" if min(h, w) >= 16 else "no image size fits"
+    raise UserError(
+        f"a {largest[0]}x{largest[1]} run needs about {need / 2**30:.1f} GiB (estimated), and {have / 2**30:.1f} "
+        f"GiB are available: {hint}"
     )
 
 
@@ -254,6 +272,7 @@ def stylize(settings: Settings, backend: Backend | None = None, say: Callable[[s
                     f"least {need} on each side: use a larger --style-scale"
                 )
 
+    check_memory(s, [stage_size(size, stage) for stage in stages], deepest)
     ops = backend or load_backend(s.backend, s.device)
     if ckpt is not None and ckpt.backend != ops.name:
         raise UserError(f"the checkpoint was made by the {ckpt.backend} backend; resume it there")
@@ -264,7 +283,9 @@ def stylize(settings: Settings, backend: Backend | None = None, say: Callable[[s
             f"(seed {s.seed}); they transfer colour and coarse texture, not the painterly detail of trained ones"
         )
     net = ops.vgg19(weights, pooling=s.pooling, dtype=s.dtype, upto=deepest.name)
-    extractor = ops.feature_extractor(net, all_layers)
+    if s.precision == "fp16" and ops.device == "cpu":
+        say("--precision fp16 is meant for GPUs: a CPU without fp16 matrix units runs it slower than fp32; use bf16")
+    extractor = ops.feature_extractor(net, all_layers, s.precision)
     loss_weights = LossWeights(s.content_weight, s.style_weight, s.tv_weight, tuple(s.style_layer_weights))
     bounds = pixel_bounds(s.normalize) if s.clamp else None
     run = Run(ops, s, content_img, fingerprints, sum(stage.steps for stage in stages), ckpt)

@@ -112,6 +112,7 @@ def make_objective(
     seed: int = 0,
     pooling: str = "max",
     dtype: str = "float32",
+    precision: str = "fp32",
 ) -> Objective:
     """VGG-19 cut after the deepest requested layer, its extractor, and the Objective over them.
 
@@ -120,12 +121,7 @@ def make_objective(
     content_layers, style_layers = layers.resolve_all(content_layers), layers.resolve_all(style_layers)
     names = tuple(dict.fromkeys(content_layers + style_layers))
     net = ops.vgg19(vgg_weights, seed=seed, pooling=pooling, dtype=dtype, upto=layers.deepest(names).name)
+    extractor = ops.feature_extractor(net, names, precision)
     return Objective(
-        ops,
-        ops.feature_extractor(net, names),
-        content_layers,
-        style_layers,
-        content_X,
-        style_X,
-        weights or LossWeights(),
+        ops, extractor, content_layers, style_layers, content_X, style_X, weights or LossWeights(), style_blend
     )

@@ -32,3 +32,37 @@ def plot_losses(history: Sequence[StepRecord], path: str, title: str = "") -> No
         write_atomic(path, lambda tmp: fig.savefig(tmp, format="png"), "plot")
     finally:
         plt.close(fig)
+
+
+def plot_comparison(histories: dict[str, Sequence[dict]], path: str, title: str = "") -> None:
+    """Several backends' loss curves overlaid in one plot: content, style, TV and total; one line style each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    colors = {"content": "tab:blue", "style": "tab:orange", "tv": "tab:green", "total": "black"}
+    for (backend, history), line in zip(histories.items(), ("-", "--", ":"), strict=False):
+        for key, color in colors.items():
+            ax.plot(
+                [r["step"] for r in history],
+                [r[key] for r in history],
+                line,
+                color=color,
+                lw=1.2,
+                label=f"{key} ({backend})",
+            )
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("weighted loss")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(ncol=2, fontsize=7)
+    ax.set_title(
+        title or " and ".join(f"{b} ({line})" for b, line in zip(histories, ("solid", "dashed"), strict=False))
+    )
+    fig.tight_layout()
+    try:
+        write_atomic(path, lambda tmp: fig.savefig(tmp, format="png"), "plot")
+    finally:
+        plt.close(fig)

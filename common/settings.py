@@ -15,6 +15,7 @@ D2L_STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")  # fe
 D2L_CONTENT_LAYERS = ("conv4_4",)  # feature index 25
 D2L_SIZE = (300, 450)
 OPTIMIZERS = ("adam", "lbfgs", "sgd")
+PRECISIONS = ("fp32", "bf16", "fp16")
 INITS = ("content", "noise", "style")  # or a path to an image
 
 
@@ -64,6 +65,7 @@ class Settings:
     device: str = "cpu"
     weights: str = "auto"
     dtype: str = "float32"
+    precision: str = "fp32"  # the network's arithmetic: fp32, or bf16/fp16 (a float32 run's fast mode)
     log: str | None = None
     plot: str | None = None
     save_every: int = 0
@@ -146,9 +148,14 @@ class Settings:
             ("--pooling", s.pooling, ("max", "avg")),
             ("--dtype", s.dtype, ("float32", "float64")),
             ("--optimizer", s.optimizer, OPTIMIZERS),
+            ("--precision", s.precision, PRECISIONS),
         ):
             if value not in allowed:
                 raise UserError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")
+        if s.precision != "fp32" and s.dtype != "float32":
+            raise UserError(
+                f"--precision {s.precision} is a fast mode of float32 runs; it cannot go with --dtype {s.dtype}"
+            )
         if not isinstance(s.init, str) or not s.init:
             raise UserError(f"--init must be content, noise, style or an image path, not {s.init!r}")
         try:

@@ -18,6 +18,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import common  # noqa: E402
 from common import images, samples  # noqa: E402
+from common.plotting import plot_comparison  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +42,8 @@ def main() -> None:
     style = images.load_image(samples.sample_path(samples.STYLE)).resize(size[::-1])
     panels = [("content", content), ("style", style)] + [(f"{n} backend", r.image) for n, r in results.items()]
     draw_panels(panels, out / "demo.png", results["torch"].weights)
-    draw_losses({n: json.loads((out / f"{n}.json").read_text())["history"] for n in results}, out / "losses.png")
+    histories = {n: json.loads((out / f"{n}.json").read_text())["history"] for n in results}
+    plot_comparison(histories, str(out / "losses.png"), "loss curves: torch (solid) and MXNet (dashed), float32")
 
 
 def draw_panels(panels, path: Path, weights: str) -> None:
@@ -57,30 +59,6 @@ def draw_panels(panels, path: Path, weights: str) -> None:
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.suptitle(f"d2l recipe, VGG-19 weights: {weights}", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def draw_losses(histories: dict[str, list[dict]], path: Path) -> None:
-    """Both backends' loss curves overlaid: torch solid, MXNet dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
-    colors = {"content": "tab:blue", "style": "tab:orange", "tv": "tab:green", "total": "black"}
-    for backend, style in (("torch", "-"), ("mxnet", "--")):
-        h = histories[backend]
-        for k, c in colors.items():
-            ax.plot([r["step"] for r in h], [r[k] for r in h], style, color=c, lw=1.2, label=f"{k} ({backend})")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("weighted loss")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(ncol=2, fontsize=7)
-    ax.set_title("loss curves: torch (solid) and MXNet (dashed), float32")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

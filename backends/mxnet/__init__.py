@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 
-# MXNet sizes its OpenMP pool when it loads; left alone it uses one thread on a 2-core machine.
+# MXNet sizes its OpenMP pool when its engine starts, for good; left alone it uses one thread on a 2-core
+# machine (1.5x slower here). So the thread count must be set before mxnet is imported.
+if "mxnet" in sys.modules and "OMP_NUM_THREADS" not in os.environ:
+    warnings.warn(
+        "mxnet was imported before the nst mxnet backend with OMP_NUM_THREADS unset: it may run on one thread; "
+        "set OMP_NUM_THREADS to the number of cores before importing mxnet",
+        stacklevel=2,
+    )
 if hasattr(os, "sched_getaffinity"):
     os.environ.setdefault("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))
 

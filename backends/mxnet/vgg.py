@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import mxnet as mx
@@ -59,7 +60,7 @@ class FeatureExtractor(nn.HybridBlock):
         return tuple(outputs[name] for name in self.names)
 
 
-def feature_extractor(net: nn.HybridSequential, names: Sequence[str | int]):
+def feature_extractor(net: nn.HybridSequential, names: Sequence[str | int], precision: str = "fp32"):
     """A callable image -> {name: output} over a hybridized FeatureExtractor block, always in training mode.
 
     With oneDNN, MXNet runs a convolution through a different primitive in training mode (the default inside
@@ -67,13 +68,32 @@ def feature_extractor(net: nn.HybridSequential, names: Sequence[str | int]):
     after an inference-mode forward is wrong (apache/mxnet#10994). So every forward pass, the targets' too,
     runs in training mode: the same image then gives the same features in and out of record(). VGG has no
     dropout or batch norm, so training mode changes nothing else.
+
+    With precision "bf16" the block is converted by MXNet's AMP (mxnet.contrib.amp) on its first call; AMP casts
+    its outputs back to float32. fp16 on a CPU is refused: MXNet's AMP float16 needs a GPU.
     """
+    if precision == "fp16" and net[0].weight.list_ctx()[0].device_type == "cpu":
+        raise common.UserError("--precision fp16 needs a GPU with MXNet; on a CPU use bf16 or fp32")
     block = FeatureExtractor(net, layers.resolve_all(names))
     block.hybridize(static_alloc=True, static_shape=True)
+    converted: list = []
+
+    def run(X: nd.NDArray):
+        if precision == "fp32":
+            return block(X)
+        if not converted:
+            block(X)  # AMP converts the graph a first call has built
+            from mxnet.contrib import amp
+
+            target = {"bf16": "bfloat16", "fp16": "float16"}[precision]
+            with warnings.catch_warnings():  # "Cannot decide type for ... data": AMP infers it from the call
+                warnings.simplefilter("ignore", UserWarning)
+                converted.append(amp.convert_hybrid_block(block, target_dtype=target, ctx=X.context))
+        return converted[0](X)
 
     def extract(X: nd.NDArray) -> dict[str, nd.NDArray]:
         with autograd.train_mode():
-            outputs = block(X)
+            outputs = run(X)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         return dict(zip(block.names, outputs, strict=True))

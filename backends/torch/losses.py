@@ -6,8 +6,15 @@ import torch
 
 
 def gram(Y: torch.Tensor) -> torch.Tensor:
-    """Y Y^T / (c h w) with torch.mm on the (c, h w) view."""
+    """Y Y^T / (c h w) with torch.mm on the (c, h w) view, or M^T M on the (h w, c) view of channels_last data.
+
+    A channels_last (1, c, h, w) tensor is stored as an (h w, c) matrix M, whose M^T M is the same Gram matrix
+    without the copy that reshaping to (c, h w) would make (the reduced-precision mode keeps features so).
+    """
     num_channels, n = Y.shape[1], Y.numel() // Y.shape[1]
+    if not Y.is_contiguous() and Y.is_contiguous(memory_format=torch.channels_last):
+        M = Y.permute(0, 2, 3, 1).reshape((n, num_channels))
+        return torch.mm(M.T, M) / (num_channels * n)
     Y = Y.reshape((num_channels, n))
     return torch.mm(Y, Y.T) / (num_channels * n)
 

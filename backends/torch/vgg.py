@@ -39,17 +39,34 @@ def build(
     return net.to(device=device, dtype=getattr(torch, dtype)).eval().requires_grad_(False)
 
 
-class FeatureExtractor(nn.Module):
-    """Runs the net once and returns the outputs of the requested layers, in the requested order."""
+REDUCED = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
-    def __init__(self, net: nn.Sequential, names: Sequence[str]) -> None:
+
+class FeatureExtractor(nn.Module):
+    """Runs the net once and returns the outputs of the requested layers, in the requested order.
+
+    With precision "bf16" or "fp16" the net runs under torch.autocast, stored channels_last (oneDNN's fast
+    reduced-precision path on CPU), and the outputs come back as float32 (channels_last), so Gram matrices and
+    losses are not computed in reduced precision.
+    """
+
+    def __init__(self, net: nn.Sequential, names: Sequence[str], precision: str = "fp32") -> None:
         super().__init__()
-        self.names = list(names)
+        self.names, self.precision = list(names), precision
         self.taps = layers.taps(self.names, len(net))
         self.net = net[: max(self.taps) + 1]  # the layers after the deepest tap never run
+        if precision != "fp32":
+            self.net = self.net.to(memory_format=torch.channels_last)
 
     def forward(self, X: torch.Tensor) -> list[torch.Tensor]:
         """Outputs of the requested layers for input X."""
+        if self.precision == "fp32":
+            return self._run(X)
+        with torch.autocast(X.device.type, dtype=REDUCED[self.precision]):
+            outputs = self._run(X.contiguous(memory_format=torch.channels_last))
+        return [Y.float() for Y in outputs]  # float32, still channels_last: losses.gram reads it without a copy
+
+    def _run(self, X: torch.Tensor) -> list[torch.Tensor]:
         outputs: dict[str, torch.Tensor] = {}
         for i, layer in enumerate(self.net):
             X = layer(X)
@@ -58,9 +75,9 @@ class FeatureExtractor(nn.Module):
         return [outputs[name] for name in self.names]
 
 
-def feature_extractor(net: nn.Sequential, names: Sequence[str | int]):
+def feature_extractor(net: nn.Sequential, names: Sequence[str | int], precision: str = "fp32"):
     """A callable image -> {name: output} over a FeatureExtractor module."""
-    module = FeatureExtractor(net, layers.resolve_all(names))
+    module = FeatureExtractor(net, layers.resolve_all(names), precision)
 
     def extract(X: torch.Tensor) -> dict[str, torch.Tensor]:
         return dict(zip(module.names, module(X), strict=True))

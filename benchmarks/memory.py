@@ -1,0 +1,105 @@
+"""Peak memory of nst stylize against image size: measured, fitted, and the largest image that fits.
+
+Each run is a fresh process (`cli.py stylize --steps 2`), whose peak resident set size the operating system
+reports (os.wait4). The fit is RSS = base + factor x (bytes of VGG-19's activations up to the deepest layer),
+which is linear in the pixel count; its coefficients are what common/memory.py uses to refuse a run that would
+not fit. Usage:
+
+    python benchmarks/memory.py                    # writes benchmarks/results/memory.json, prints a table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from common import memory  # noqa: E402
+from common.record import versions  # noqa: E402
+
+SIZES = ((128, 128), (256, 256), (384, 576), (512, 768), (768, 1024))
+
+
+def peak_rss(argv: list[str]) -> int:
+    """Peak resident set size, in bytes, of a command run to completion."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv} failed: {proc.stderr.read().decode()[-500:]}")
+    return usage.ru_maxrss * 1024
+
+
+def main() -> None:
+    """Measure, fit, report."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backends", default="torch,mxnet")
+    p.add_argument("--modes", default="float32/fp32,float32/bf16,float64/fp32")
+    p.add_argument("--out", default=str(HERE / "results" / "memory.json"))
+    args = p.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in args.backends.split(","):
+            for mode in args.modes.split(","):
+                dtype, precision = mode.split("/")
+                points = []
+                for h, w in SIZES:
+                    argv = [
+                        sys.executable,
+                        str(ROOT / "cli.py"),
+                        "stylize",
+                        "--backend",
+                        backend,
+                        "--size",
+                        str(h),
+                        str(w),
+                        "--steps",
+                        "2",
+                        "--weights",
+                        "random",
+                        "--dtype",
+                        dtype,
+                        "--precision",
+                        precision,
+                        "--quiet",
+                        "--output",
+                        f"{tmp}/o.png",
+                    ]
+                    rss = peak_rss(argv)
+                    points.append({"size": [h, w], "rss": rss, "activations": memory.activation_bytes((h, w), dtype)})
+                    print(f"{backend} {mode} {h}x{w}: {rss / 2**30:.2f} GiB", file=sys.stderr)
+                base, factor = memory.fit([pt["activations"] for pt in points], [pt["rss"] for pt in points])
+                results.append(
+                    {
+                        "backend": backend,
+                        "dtype": dtype,
+                        "precision": precision,
+                        "points": points,
+                        "base": base,
+                        "factor": factor,
+                    }
+                )
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"machine": versions(), "results": results}, indent=2) + "\n")
+    print(f"Machine: {versions()['cpu']}, {versions()['cores']} cores\n")
+    print(
+        "| backend | dtype / precision | GiB at "
+        + " | ".join(f"{h}x{w}" for h, w in SIZES)
+        + " | base GiB | largest 4:3 image in 24 GiB |"
+    )
+    print("|---|---|" + "---:|" * (len(SIZES) + 2))
+    for r in results:
+        cells = " | ".join(f"{pt['rss'] / 2**30:.2f}" for pt in r["points"])
+        h, w = memory.largest_size(24 * 2**30, r["base"], r["factor"], r["dtype"], aspect=3 / 4)
+        print(f"| {r['backend']} | {r['dtype']} / {r['precision']} | {cells} | {r['base'] / 2**30:.2f} | {h}x{w} |")
+
+
+if __name__ == "__main__":
+    main()

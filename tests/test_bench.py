@@ -1,0 +1,171 @@
+"""nst bench, the FLOP count it relies on, and --precision (the fast mode it measures)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import get_backend
+
+import cli
+from common import bench, flops
+from common.objective import make_objective
+from common.settings import D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS
+
+
+@pytest.mark.parametrize("size", [(32, 48), (64, 64)])
+def test_the_flop_count_matches_torchs_own_flop_counter(size) -> None:
+    ops = get_backend("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    rng = np.random.default_rng(0)
+    content, style = (ops.to_tensor(rng.integers(0, 256, (*size, 3), dtype=np.uint8)) for _ in range(2))
+    objective = make_objective(ops, content, style, D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS)
+    X = content.clone().requires_grad_(True)
+    with FlopCounterMode(display=False) as counter:
+        objective(X)[3].backward()
+    counted = flops.step_flops(size, D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS)["total"]
+    assert counter.get_total_flops() == pytest.approx(counted, rel=1e-9)
+
+
+def test_the_counted_flops_at_300x450_are_those_of_the_environment_notes() -> None:
+    f = flops.step_flops((300, 450), D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS)
+    assert (f["conv forward"] + f["conv backward"]) / 1e9 == pytest.approx(193.3, abs=0.1)
+
+
+def test_bench_writes_a_table_and_json_with_both_backends(both, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    code = cli.main(
+        [
+            "bench",
+            "--sizes",
+            "32x32",
+            "--precisions",
+            "fp32,bf16,fp16",
+            "--warmup",
+            "0",
+            "--repeats",
+            "1",
+            "--json",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    table = capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["peaks"]["fp32"] > 0 and report["peaks"]["bf16"] > 0
+    cells = {(c["backend"], c["precision"]): c for c in report["cells"]}
+    assert len(cells) == 6 and "of peak" in table
+    for key in [("torch", "fp32"), ("torch", "bf16"), ("torch", "fp16"), ("mxnet", "fp32"), ("mxnet", "bf16")]:
+        c = cells[key]
+        assert c["median"] > 0 and 0 < c["fraction_of_peak"] < 2 and len(c["times"]) == 1
+    assert "needs a GPU" in cells["mxnet", "fp16"]["error"]
+
+
+def test_bench_refuses_bad_arguments_in_one_line(capsys) -> None:
+    for args in (["--sizes", "32"], ["--precisions", "fp8"], ["--backends", "jax"], ["--repeats", "0"]):
+        assert cli.main(["bench", *args]) == 2
+        assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_time_to_quality_reports_both_runs(both) -> None:
+    result = bench.quality_child("mxnet", (32, 48), reference_steps=20)
+    assert result["reference"]["loss"] > 0
+    assert [st["scale"] for st in result["fast"]["recipe"]["stages"]] == [0.5, 1.0]
+    assert result["fast"]["steps"] == 8 + 18  # the fast recipe shortened alike: 200 and 450 steps x 20 / 500
+    assert result["fast"]["reached"] == (result["fast"]["loss"] <= result["reference"]["loss"])
+    assert result["ratio"] == pytest.approx(result["fast"]["seconds"] / result["reference"]["seconds"])
+    assert "Adam fp32, 8 steps at 0.5x, 18 steps at 1x" in bench.quality_table([result])
+
+
+@pytest.mark.parametrize("precision", ["bf16"])
+def test_reduced_precision_stays_close_to_fp32_and_returns_float32(precision, backend, image_files, tmp_path, capsys):
+    histories = {}
+    for p in ("fp32", precision):
+        log = tmp_path / f"{p}.json"
+        argv = [
+            "stylize",
+            "--backend",
+            backend.name,
+            "--content",
+            str(image_files[0]),
+            "--style",
+            str(image_files[1]),
+            "--size",
+            "48",
+            "64",
+            "--steps",
+            "5",
+            "--weights",
+            "random",
+            "--precision",
+            p,
+            "--quiet",
+            "--output",
+            str(tmp_path / f"{p}.png"),
+            "--log",
+            str(log),
+        ]
+        assert cli.main(argv) == 0, capsys.readouterr().err
+        histories[p] = np.array([h["total"] for h in json.loads(log.read_text())["history"]])
+    assert np.abs(histories[precision] / histories["fp32"] - 1).max() < 0.02
+    X = backend.to_tensor(np.zeros((32, 32, 3), np.uint8))
+    features = backend.feature_extractor(backend.vgg19("random", upto="conv2_1"), ["conv2_1"], precision)(X)
+    assert backend.to_numpy(features["conv2_1"]).dtype == np.float32
+
+
+def test_fp16_on_a_cpu_warns_in_torch_and_is_refused_in_mxnet(image_files, tmp_path, capsys) -> None:
+    base = [
+        "stylize",
+        "--content",
+        str(image_files[0]),
+        "--style",
+        str(image_files[1]),
+        "--size",
+        "32",
+        "32",
+        "--steps",
+        "1",
+        "--weights",
+        "random",
+        "--precision",
+        "fp16",
+        "--quiet",
+        "--output",
+        str(tmp_path / "o.png"),
+    ]
+    get_backend("torch"), get_backend("mxnet")
+    assert cli.main([*base, "--backend", "torch"]) == 0
+    assert "meant for GPUs" in capsys.readouterr().err
+    assert cli.main([*base, "--backend", "mxnet"]) == 2
+    assert "needs a GPU with MXNet" in capsys.readouterr().err
+
+
+def test_reduced_precision_is_refused_for_float64(image_files, tmp_path, capsys) -> None:
+    assert cli.main(["stylize", "--dtype", "float64", "--precision", "bf16", "--output", str(tmp_path / "o.png")]) == 2
+    assert "fast mode of float32 runs" in capsys.readouterr().err
+
+
+def test_make_objective_really_runs_the_network_in_reduced_precision(backend) -> None:
+    """bf16 features differ from fp32 ones by more than float32 rounding (1e-6) and less than bf16's (1e-2)."""
+    rng = np.random.default_rng(0)
+    X = backend.to_tensor(rng.integers(0, 256, (32, 48, 3), dtype=np.uint8))
+    feats = {}
+    for p in ("fp32", "bf16"):
+        objective = make_objective(backend, X, X, [], ["conv2_1"], precision=p)
+        feats[p] = backend.to_numpy(objective.extractor(X)["conv2_1"]).astype(np.float64)
+    rel = np.abs(feats["bf16"] - feats["fp32"]).max() / np.abs(feats["fp32"]).max()
+    assert 1e-4 < rel < 5e-2
+
+
+def test_make_objective_passes_the_style_blend_on(backend) -> None:
+    rng = np.random.default_rng(0)
+    X, a, b = (backend.to_tensor(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8), "float64") for _ in range(3))
+    blended = make_objective(backend, X, [a, b], [], ["conv1_1"], style_blend=(1, 3), dtype="float64")
+    only_b = make_objective(backend, X, [a, b], [], ["conv1_1"], style_blend=(0, 1), dtype="float64")
+    single_b = make_objective(backend, X, b, [], ["conv1_1"], dtype="float64")
+    np.testing.assert_allclose(backend.to_numpy(only_b.styles_Y_gram[0]), backend.to_numpy(single_b.styles_Y_gram[0]))
+    assert not np.allclose(backend.to_numpy(blended.styles_Y_gram[0]), backend.to_numpy(single_b.styles_Y_gram[0]))

@@ -1,0 +1,87 @@
+"""nst compare: the same job on both backends, and a report that stands on its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import cli
+from common import compare
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    from conftest import get_backend
+
+    get_backend("torch"), get_backend("mxnet")
+    folder = tmp_path_factory.mktemp("report")
+    assert cli.main(["compare", "--size", "32", "48", "--steps", "4", "--report", str(folder), "--quiet"]) == 0
+    return folder
+
+
+def test_the_report_folder_has_everything(report: Path) -> None:
+    names = {p.name for p in report.iterdir()}
+    assert names >= {
+        "report.md",
+        "report.html",
+        "losses.png",
+        "outputs.png",
+        "torch.json",
+        "mxnet.json",
+        "environment.json",
+        "torch.png",
+        "mxnet.png",
+    }
+    env = json.loads((report / "environment.json").read_text())
+    assert env["torch"] and env["mxnet"] and env["cpu"] and env["cores"] >= 1
+
+
+def test_the_markdown_report_gives_speed_memory_losses_and_differences(report: Path) -> None:
+    text = (report / "report.md").read_text()
+    for needle in (
+        "seconds per step: median",
+        "steps per second",
+        "peak memory (RSS, GiB)",
+        "final total loss",
+        "PSNR",
+        "SSIM",
+        "max abs difference",
+        "seeded random VGG-19 weights",
+    ):
+        assert needle in text, needle
+    assert "| torch | mxnet |" in text
+
+
+def test_the_html_report_is_self_contained(report: Path) -> None:
+    page = (report / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2
+    assert 'src="http' not in page and "<link" not in page and "<script" not in page
+
+
+def test_both_runs_used_the_same_weights_and_settings(report: Path) -> None:
+    t, m = (json.loads((report / f"{n}.json").read_text()) for n in ("torch", "mxnet"))
+    assert t["weights"] == m["weights"] and t["weights"].startswith("random")
+    ts, ms = t["settings"], m["settings"]
+    assert {k: v for k, v in ts.items() if k not in ("backend", "output", "log")} == {
+        k: v for k, v in ms.items() if k not in ("backend", "output", "log")
+    }
+    assert abs(t["history"][-1]["total"] / m["history"][-1]["total"] - 1) < 1e-3
+
+
+def test_differences_and_ssim_are_measured_on_the_outputs(tmp_path: Path) -> None:
+    a = Image.fromarray(np.full((20, 20, 3), 100, np.uint8))
+    b = Image.fromarray(np.full((20, 20, 3), 110, np.uint8))
+    d = compare.differences(a, b)
+    assert d["max_abs"] == 10 and d["psnr"] == pytest.approx(10 * np.log10(255**2 / 100))
+    assert compare.differences(a, a)["ssim"] == pytest.approx(1.0) and compare.differences(a, a)["psnr"] == float("inf")
+
+
+def test_compare_refuses_a_report_path_that_is_a_file(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "file"
+    path.write_text("x")
+    assert cli.main(["compare", "--report", str(path), "--steps", "1"]) == 2
+    assert "is a file" in capsys.readouterr().err

@@ -1,0 +1,78 @@
+"""Memory: the estimate grows linearly with pixels, and a run that would not fit is refused before it starts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cli
+from common import layers, memory
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_activation_bytes_grow_linearly_with_the_pixel_count() -> None:
+    small, large = memory.activation_bytes((64, 96)), memory.activation_bytes((128, 192))
+    assert large == 4 * small
+    assert memory.activation_bytes((64, 96), "float64") == 2 * small
+    assert memory.activation_bytes((32, 32), upto=layers.BY_NAME["conv1_1"]) == 64 * 32 * 32 * 4
+
+
+def test_fit_and_largest_size_invert_each_other() -> None:
+    xs = [memory.activation_bytes(s) for s in ((100, 100), (200, 200), (400, 400))]
+    base, factor = memory.fit(xs, [1e9 + 1.5 * x for x in xs])
+    assert base == pytest.approx(1e9) and factor == pytest.approx(1.5)
+    h, w = memory.largest_size(8 * 2**30, base, factor, "float32", aspect=0.75)
+    assert abs(h / w - 0.75) < 0.01
+    need = memory.MARGIN * (base + factor * memory.activation_bytes((h, w)))
+    assert 0.97 * 8 * 2**30 < need <= 8 * 2**30
+
+
+def test_every_backend_and_mode_has_fitted_coefficients() -> None:
+    for backend in ("torch", "mxnet"):
+        for dtype, precision in (("float32", "fp32"), ("float32", "bf16"), ("float64", "fp32")):
+            assert memory.estimate(backend, (300, 450), dtype, precision) > 2**29
+
+
+def test_the_fitted_model_matches_the_measured_points() -> None:
+    measured = json.loads((ROOT / "benchmarks" / "results" / "memory.json").read_text())["results"]
+    for r in measured:
+        for point in r["points"]:
+            estimate = memory.estimate(r["backend"], tuple(point["size"]), r["dtype"], r["precision"])
+            assert point["rss"] <= estimate < 1.5 * point["rss"], (r["backend"], r["dtype"], point["size"])
+
+
+def test_available_memory_honours_the_override(monkeypatch) -> None:
+    monkeypatch.setenv("NST_MEMORY_LIMIT", str(2**30))
+    assert memory.available() <= 2**30
+
+
+def test_a_run_that_does_not_fit_is_refused_with_the_estimate_and_a_size_that_fits(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NST_MEMORY_LIMIT", str(4 * 2**30))
+    out = tmp_path / "o.png"
+    assert cli.main(["stylize", "--size", "4000", "6000", "--output", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "4000x6000 run needs about" in err and "GiB (estimated)" in err
+    assert "--max-side" in err and not out.exists()
+    side = int(err.split("--max-side ")[1].split()[0])
+    assert memory.estimate("torch", (round(side * 2 / 3), side)) <= 4 * 2**30
+
+
+def test_the_refusal_comes_before_any_framework_is_loaded(tmp_path) -> None:
+    code = (
+        "import sys, cli\n"
+        f"code = cli.main(['stylize', '--size', '9000', '9000', '--output', {str(tmp_path / 'o.png')!r}])\n"
+        "print(code, [m for m in ('torch', 'mxnet') if m in sys.modules])\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"NST_MEMORY_LIMIT": str(2**30), "PATH": "/usr/bin:/bin"},
+    )
+    assert r.stdout.strip() == "2 []", r.stderr
