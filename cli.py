@@ -6,6 +6,7 @@ Only argument parsing happens here; a framework is imported after the arguments 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -362,14 +363,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help, or a usage error already reported in one line
-        return int(e.code or 0)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    with contextlib.ExitStack() as signals:
+        # From the first moment, SIGINT and SIGTERM only set a flag: a stylize job checks it between steps and
+        # ends cleanly with exit 130; other commands get the usual behaviour back once the arguments are read.
+        stopped = signals.enter_context(common.job.stop_on_signals())
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:  # --help, or a usage error already reported in one line
+            return int(e.code or 0)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        if stopped():
+            print("nst: interrupted before anything was done", file=sys.stderr)
+            return 130
+        if args.func is not cmd_stylize:
+            signals.close()
+        code = _dispatch(args)
+    if argv is None and args.func is cmd_stylize:
+        _exit_130_on_signals()
+    return code
+
+
+def _exit_130_on_signals() -> None:
+    """As a program, after the job: a signal while the interpreter shuts down (slow after torch) exits 130 at once,
+    saying the outputs are complete, rather than being killed with no word."""
+    import os
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        sys.stdout.flush()
+        print("nst: interrupted after the run had ended; its outputs are complete", file=sys.stderr, flush=True)
+        os._exit(130)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the chosen command; its errors become one line and their exit code."""
     try:
         return args.func(args)
     except common.NSTError as e:

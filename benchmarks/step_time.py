@@ -29,6 +29,7 @@ CONTENDERS = {
     "mxnet": "this project's mxnet backend",
     "mxnet-documents": "d2l MXNet code as written (MXNet's default threads)",
     "mxnet-documents-threads": "d2l MXNet code as written, OMP_NUM_THREADS = cores",
+    "floor": "FLOP floor: FLOPs per step / measured fp32 matmul peak",
 }
 
 
@@ -92,7 +93,7 @@ def main() -> None:
     p.add_argument("--sizes", default="150x225,300x450")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--contenders", default=",".join(CONTENDERS))
+    p.add_argument("--contenders", default=",".join(c for c in CONTENDERS if c != "floor"))
     p.add_argument("--out", default=str(HERE / "results" / "step_time.json"))
     p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -125,7 +126,16 @@ def main() -> None:
     import mxnet
     import torch
 
-    machine.update(torch=torch.__version__, mxnet=mxnet.__version__)
+    from common.bench import matmul_peak
+    from common.flops import step_flops
+    from common.settings import D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS
+
+    machine.update(torch=torch.__version__, mxnet=mxnet.__version__, fp32_matmul_gflops=matmul_peak("fp32", seconds=3))
+    for size in {tuple(r["size"]) for r in results}:  # the FLOP floor: FLOPs of a step at the matmul peak
+        flops = step_flops(size, D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS)["total"]
+        results.append(
+            {"contender": "floor", "size": list(size), "median": flops / 1e9 / machine["fp32_matmul_gflops"]}
+        )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
     print(table(results, machine))
@@ -136,7 +146,8 @@ def table(results: list[dict], machine: dict) -> str:
     med = {(r["contender"], tuple(r["size"])): r["median"] for r in results}
     sizes = sorted({tuple(r["size"]) for r in results})
     lines = [
-        f"Machine: {machine['cpu']}, {machine['cores']} cores; torch {machine['torch']}, mxnet {machine['mxnet']}.",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores; torch {machine['torch']}, mxnet {machine['mxnet']}; "
+        f"measured fp32 matmul peak {machine.get('fp32_matmul_gflops', float('nan')):.0f} GFLOP/s.",
         "",
         "| contender | " + " | ".join(f"{h}x{w} s/step" for h, w in sizes) + " |",
         "|---|" + "---:|" * len(sizes),
@@ -146,7 +157,8 @@ def table(results: list[dict], machine: dict) -> str:
             lines.append(
                 f"| {label} | " + " | ".join(f"{med[c, s]:.3f}" if (c, s) in med else "" for s in sizes) + " |"
             )
-    for ours, docs in (("torch", "torch-documents"), ("mxnet", "mxnet-documents"), ("mxnet", "torch")):
+    pairs = [("torch", "torch-documents"), ("mxnet", "mxnet-documents"), ("mxnet", "torch")]
+    for ours, docs in [*pairs, ("torch", "floor"), ("mxnet", "floor")]:
         if all((c, s) in med for c in (ours, docs) for s in sizes):
             ratios = " | ".join(f"{med[ours, s] / med[docs, s]:.2f}x" for s in sizes)
             lines.append(f"| {ours} / {docs} | {ratios} |")

@@ -190,6 +190,15 @@ def quality_child(backend: str, size: tuple[int, int], reference_steps: int = 50
             replace(st, steps=max(1, st.steps * reference_steps // 500)) for st in recipe["stages"]
         )
     fast_seconds, fast_loss, fast_steps = run(**recipe)
+    same_recipe = None
+    if recipe["precision"] != "fp32":  # the fast precision alone, on the d2l recipe itself: how far its loss moves
+        seconds, loss, _ = run(steps=reference_steps, precision=recipe["precision"])
+        same_recipe = {
+            "precision": recipe["precision"],
+            "seconds": seconds,
+            "loss": loss,
+            "vs_fp32": loss / ref_loss - 1,
+        }
     return {
         "backend": backend,
         "size": list(size),
@@ -202,6 +211,7 @@ def quality_child(backend: str, size: tuple[int, int], reference_steps: int = 50
             "reached": fast_loss <= ref_loss,
         },
         "ratio": fast_seconds / ref_seconds,
+        "d2l_in_fast_precision": same_recipe,
     }
 
 
@@ -225,16 +235,19 @@ def to_quality(backends: Sequence[str], size: tuple[int, int], say: Callable[[st
 def quality_table(results: list[dict[str, Any]]) -> str:
     """Time to quality as a Markdown table."""
     lines = [
-        "| backend | size | d2l recipe: s (loss) | fast recipe | its s (steps, loss) | of the recipe's time |",
-        "|---|---|---|---|---|---:|",
+        "| backend | size | d2l recipe: s (loss) | fast recipe | its s (steps, loss) | of the recipe's time | "
+        "d2l recipe in the fast precision: s (loss, vs fp32) |",
+        "|---|---|---|---|---|---:|---|",
     ]
     for r in results:
         ref, fast = r["reference"], r["fast"]
         stages = ", ".join(f"{st['steps']} steps at {st['scale']:g}x" for st in fast["recipe"]["stages"])
         reached = "" if fast["reached"] else ", loss not reached"
+        p = r.get("d2l_in_fast_precision")
+        same = f"{p['precision']}: {p['seconds']:.0f} ({p['loss']:.4g}, {p['vs_fp32']:+.1%})" if p else "(fp32 only)"
         lines.append(
             f"| {r['backend']} | {r['size'][0]}x{r['size'][1]} | {ref['seconds']:.0f} ({ref['loss']:.4g}) | "
             f"Adam {fast['recipe']['precision']}, {stages} | {fast['seconds']:.0f} ({fast['steps']}, "
-            f"{fast['loss']:.4g}{reached}) | {r['ratio']:.2f} |"
+            f"{fast['loss']:.4g}{reached}) | {r['ratio']:.2f} | {same} |"
         )
     return "\n".join(lines)

@@ -31,6 +31,7 @@ def load_image(path: str | os.PathLike, what: str = "image") -> Image.Image:
         raise UserError(f"{what} {str(p)!r} is an empty file")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data": the image itself is fine
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(p)
             w, h = img.size
@@ -41,7 +42,12 @@ def load_image(path: str | os.PathLike, what: str = "image") -> Image.Image:
             return to_rgb(ImageOps.exif_transpose(img))
     except UserError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise UserError(
+            f"{what} {str(p)!r} declares more than {MAX_PIXELS:,} pixels (a decompression bomb?): refused before "
+            "decoding"
+        ) from e
+    except UnidentifiedImageError as e:
         raise UserError(f"{what} {str(p)!r} is not an image PIL can read ({type(e).__name__})") from e
     except PermissionError as e:
         raise UserError(f"{what} {str(p)!r} cannot be read: permission denied") from e

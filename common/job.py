@@ -53,21 +53,32 @@ def noise_image(seed: int, size: tuple[int, int]) -> np.ndarray:
     return rng.integers(0, 256, size=(*size, 3), dtype=np.uint8)
 
 
+_caught: list[int] = []  # signals received since the outermost stop_on_signals block began
+_depth = [0]
+
+
+def _record_signal(signum: int, frame: object) -> None:
+    _caught.append(signum)
+
+
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[Callable[[], bool]]:
-    """Within the block, SIGINT and SIGTERM set a flag (checked after each step) instead of killing the run."""
-    caught: list[int] = []
+    """Within the block, SIGINT and SIGTERM set a flag (the job checks it between steps) instead of killing it.
+
+    Blocks nest: the CLI opens one as soon as it starts, so a signal that comes while the arguments are read
+    is seen by the job's own block; the outermost block installs the handlers and puts the old ones back.
+    """
     previous = {}
-
-    def handler(signum: int, frame: object) -> None:
-        caught.append(signum)
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
-            previous[sig] = signal.signal(sig, handler)
+    if _depth[0] == 0:
+        _caught.clear()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+                previous[sig] = signal.signal(sig, _record_signal)
+    _depth[0] += 1
     try:
-        yield lambda: bool(caught)
+        yield lambda: bool(_caught)
     finally:
+        _depth[0] -= 1
         for sig, old in previous.items():
             signal.signal(sig, old)
 
@@ -220,7 +231,19 @@ class Run:
 
 
 def stylize(settings: Settings, backend: Backend | None = None, say: Callable[[str], None] = warn) -> Result:
-    """Run one job: check every input first, optimize stage by stage, then write the outputs atomically."""
+    """Run one job: check every input first, optimize stage by stage, then write the outputs atomically.
+
+    SIGINT and SIGTERM are caught for the whole job: one that comes while weights load stops the run before
+    its first step, one during a step stops it after that step, one while the outputs are written lets them
+    finish; each ends with the image, the run record and a checkpoint written, and Interrupted (exit 130).
+    """
+    with stop_on_signals() as stop_requested:
+        return _run_job(settings, backend, say, stop_requested)
+
+
+def _run_job(
+    settings: Settings, backend: Backend | None, say: Callable[[str], None], stop_requested: Callable[[], bool]
+) -> Result:
     s = settings.validated()
     ckpt = None
     if s.resume:
@@ -291,41 +314,40 @@ def stylize(settings: Settings, backend: Backend | None = None, say: Callable[[s
     run = Run(ops, s, content_img, fingerprints, sum(stage.steps for stage in stages), ckpt)
     previous: Image.Image | None = None
     started = time.time()
-    with stop_on_signals() as stop_requested:
-        for index, stage in enumerate(stages):
-            if ckpt is not None and index < ckpt.stage:
-                continue
-            at = stage_size(size, stage)
-            content_X = run.tensor(content_img, at)
-            style_Xs = [run.tensor(img, style_size(s, at, img)) for img in style_imgs]
-            objective = Objective(
-                ops, extractor, s.content_layers, s.style_layers, content_X, style_Xs, loss_weights, s.style_weights
-            )
-            if previous is not None:
-                init_X = run.tensor(previous, at)
-            elif s.init == "content":
-                init_X = content_X
-            elif s.init == "noise":
-                init_X = ops.to_tensor(noise_image(s.seed, at), s.dtype, s.normalize)
-            else:
-                init_X = run.tensor(style_imgs[0] if s.init == "style" else init_img, at)
-            run.start_stage(index, make_trainer(ops, s, stage, init_X, objective, bounds))
-            outcome = optimize(
-                run.trainer,
-                stage.steps - run.steps_done,
-                first_step=len(run.history) + 1,
-                stage=index + 1,
-                progress=not s.quiet,
-                on_step=run.on_step,
-                stop_requested=stop_requested,
-                description=f"stage {index + 1}/{len(stages)} {at[0]}x{at[1]}" if len(stages) > 1 else "",
-            )
-            if outcome.status == "diverged":
-                run.history.append(outcome.history[-1])  # on_step is not called for the step that diverged
-            run.status = outcome.status
-            if run.status != "completed":
-                break
-            previous = run.picture(run.trainer.image())
+    for index, stage in enumerate(stages):
+        if ckpt is not None and index < ckpt.stage:
+            continue
+        at = stage_size(size, stage)
+        content_X = run.tensor(content_img, at)
+        style_Xs = [run.tensor(img, style_size(s, at, img)) for img in style_imgs]
+        objective = Objective(
+            ops, extractor, s.content_layers, s.style_layers, content_X, style_Xs, loss_weights, s.style_weights
+        )
+        if previous is not None:
+            init_X = run.tensor(previous, at)
+        elif s.init == "content":
+            init_X = content_X
+        elif s.init == "noise":
+            init_X = ops.to_tensor(noise_image(s.seed, at), s.dtype, s.normalize)
+        else:
+            init_X = run.tensor(style_imgs[0] if s.init == "style" else init_img, at)
+        run.start_stage(index, make_trainer(ops, s, stage, init_X, objective, bounds))
+        outcome = optimize(
+            run.trainer,
+            stage.steps - run.steps_done,
+            first_step=len(run.history) + 1,
+            stage=index + 1,
+            progress=not s.quiet,
+            on_step=run.on_step,
+            stop_requested=stop_requested,
+            description=f"stage {index + 1}/{len(stages)} {at[0]}x{at[1]}" if len(stages) > 1 else "",
+        )
+        if outcome.status == "diverged":
+            run.history.append(outcome.history[-1])  # on_step is not called for the step that diverged
+        run.status = outcome.status
+        if run.status != "completed":
+            break
+        previous = run.picture(run.trainer.image())
 
     status, history, checkpoint_path = run.status, run.history, s.checkpoint or checkpoint.default_path(s.output)
     final_X = run.trainer.last_finite_image() if status == "diverged" else run.trainer.image()
@@ -358,8 +380,10 @@ def stylize(settings: Settings, backend: Backend | None = None, say: Callable[[s
             f"{s.output}; lower --lr (now {stages[run.stage].lr})"
         )
     if status == "interrupted":
+        when = f"after step {history[-1].step}" if history else "before the first step"
         raise Interrupted(
-            f"interrupted after step {history[-1].step}; wrote {s.output}; continue with: "
-            f"nst stylize --resume {checkpoint_path}"
+            f"interrupted {when}; wrote {s.output}; continue with: nst stylize --resume {checkpoint_path}"
         )
+    if stop_requested():
+        raise Interrupted(f"interrupted while the outputs were written; they are complete: {s.output}")
     return Result(result_img, history, status, weights.description, s, run_record)

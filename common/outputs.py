@@ -30,6 +30,12 @@ def check_writable(path: str | os.PathLike, extensions: tuple[str, ...] | None =
         raise UserError(f"{what} {str(p)!r}: folder {str(folder)!r} does not exist; create it first")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"{what} {str(p)!r}: folder {str(folder)!r} is not writable")
+    try:  # os.access answers yes to root even on a read-only file system: try it
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UserError(f"{what} {str(p)!r}: folder {str(folder)!r} is not writable ({e.strerror or e})") from e
     return p
 
 

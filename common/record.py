@@ -41,7 +41,7 @@ def versions(framework: str | None = None, framework_version: str | None = None)
 
 def write(path: str, record: dict[str, Any]) -> None:
     """Write a run record atomically (valid JSON or nothing)."""
-    write_text(path, json.dumps(record, indent=2, allow_nan=True) + "\n", "run record")
+    write_text(path, json.dumps(record, indent=2, allow_nan=True, ensure_ascii=False) + "\n", "run record")
 
 
 def dumps_argv() -> str:

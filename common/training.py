@@ -55,7 +55,8 @@ def optimize(
     on_step: Callable[[StepRecord], None] | None = None,
     stop_requested: Callable[[], bool] | None = None,
 ) -> Outcome:
-    """Run ``steps`` trainer steps; stop early on a non-finite loss ('diverged') or when asked ('interrupted')."""
+    """Run ``steps`` trainer steps; stop early on a non-finite loss ('diverged') or when asked ('interrupted',
+    checked before each step, so a request made before the first one runs none)."""
     history: list[StepRecord] = []
     bar = None
     if progress:
@@ -64,6 +65,8 @@ def optimize(
         bar = tqdm(total=steps, file=sys.stderr, unit="step", dynamic_ncols=True, leave=False, desc=description or None)
     try:
         for k in range(first_step, first_step + steps):
+            if stop_requested is not None and stop_requested():
+                return Outcome("interrupted", history)
             lr = trainer.learning_rate
             start = time.perf_counter()
             losses = trainer.step()
@@ -76,8 +79,6 @@ def optimize(
                 return Outcome("diverged", history)
             if on_step is not None:
                 on_step(record)
-            if stop_requested is not None and stop_requested():
-                return Outcome("interrupted", history)
         return Outcome("completed", history)
     finally:
         if bar is not None:

@@ -191,10 +191,27 @@ def _bad_files(tmp: Path) -> dict[str, Path]:
     files["text named .jpg"].write_text("this is not an image\n")
     files["tiny image"] = tmp / "tiny.png"
     smooth_image(10, 40).save(files["tiny image"])
+    for side in (1, 8):
+        files[f"{side}x{side} image"] = tmp / f"{side}x{side}.png"
+        smooth_image(side, side).save(files[f"{side}x{side} image"])
+    from test_image_files import bomb_png
+
+    files["decompression bomb"] = bomb_png(tmp / "bomb.png")
     return files
 
 
-BAD_FILE_CASES = ["missing", "folder", "empty", "truncated png", "truncated jpeg", "text named .jpg", "tiny image"]
+BAD_FILE_CASES = [
+    "missing",
+    "folder",
+    "empty",
+    "truncated png",
+    "truncated jpeg",
+    "text named .jpg",
+    "tiny image",
+    "1x1 image",
+    "8x8 image",
+    "decompression bomb",
+]
 MESSAGES = {
     "missing": "does not exist",
     "folder": "is a folder",
@@ -203,6 +220,9 @@ MESSAGES = {
     "truncated jpeg": "damaged or truncated",
     "text named .jpg": "not an image",
     "tiny image": "at least 16",
+    "1x1 image": "is 1x1 pixels; it needs at least 16",
+    "8x8 image": "is 8x8 pixels; it needs at least 16",
+    "decompression bomb": "refused before decoding",
 }
 
 
@@ -213,12 +233,21 @@ def assert_refused(code: int, err: str, out_path: Path, fragment: str) -> None:
     assert not out_path.exists()
 
 
-@pytest.mark.parametrize("case", BAD_FILE_CASES)
-@pytest.mark.parametrize("which", ["--content", "--style"])
-def test_bad_image_files_are_refused(case: str, which: str, image_files, tmp_path: Path, capsys) -> None:
+# An --init image is resized to the run's size, so a tiny one is a valid (flat) start; every other case is refused.
+FILE_ARGS = [
+    (case, which)
+    for case in BAD_FILE_CASES
+    for which in ("--content", "--style", "--init")
+    if not (which == "--init" and "image" in case and "named" not in case)
+]
+
+
+@pytest.mark.parametrize("case,which", FILE_ARGS)
+@pytest.mark.parametrize("name", ["torch", "mxnet"])
+def test_bad_image_files_are_refused(name: str, case: str, which: str, image_files, tmp_path: Path, capsys) -> None:
     bad = _bad_files(tmp_path)[case]
     out = tmp_path / "out.png"
-    args = stylize_args("torch", image_files, out)
+    args = stylize_args(name, image_files, out, "--init", "content")
     args[args.index(which) + 1] = str(bad)
     code, _, err = run(args, capsys)
     assert_refused(code, err, out, MESSAGES[case])

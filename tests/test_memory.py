@@ -51,15 +51,16 @@ def test_available_memory_honours_the_override(monkeypatch) -> None:
     assert memory.available() <= 2**30
 
 
-def test_a_run_that_does_not_fit_is_refused_with_the_estimate_and_a_size_that_fits(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("name", ["torch", "mxnet"])
+def test_a_run_that_does_not_fit_is_refused_with_the_estimate_and_a_size_that_fits(name, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NST_MEMORY_LIMIT", str(4 * 2**30))
     out = tmp_path / "o.png"
-    assert cli.main(["stylize", "--size", "4000", "6000", "--output", str(out), "--quiet"]) == 2
+    assert cli.main(["stylize", "--backend", name, "--size", "4000", "6000", "--output", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "4000x6000 run needs about" in err and "GiB (estimated)" in err
     assert "--max-side" in err and not out.exists()
     side = int(err.split("--max-side ")[1].split()[0])
-    assert memory.estimate("torch", (round(side * 2 / 3), side)) <= 4 * 2**30
+    assert memory.estimate(name, (round(side * 2 / 3), side)) <= 4 * 2**30 < memory.estimate(name, (4000, 6000))
 
 
 def test_the_refusal_comes_before_any_framework_is_loaded(tmp_path) -> None:

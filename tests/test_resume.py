@@ -46,13 +46,19 @@ def argv(backend: str, files, out: Path, *extra: str) -> list[str]:
 
 @contextlib.contextmanager
 def interrupt_after(monkeypatch, steps: int):
-    """Make the run stop after ``steps`` steps, as SIGINT would."""
-    calls = []
+    """Make the run stop after ``steps`` steps, as a SIGINT during step ``steps`` would."""
+    done: list[int] = []
+    on_step = job.Run.on_step
+
+    def counting(self, rec) -> None:
+        on_step(self, rec)
+        done.append(rec.step)
 
     @contextlib.contextmanager
     def fake():
-        yield lambda: calls.append(1) or len(calls) >= steps
+        yield lambda: len(done) >= steps
 
+    monkeypatch.setattr(job.Run, "on_step", counting)
     monkeypatch.setattr(job, "stop_on_signals", fake)
     yield
     monkeypatch.undo()
