@@ -351,4 +351,35 @@ def render(root: Path = ROOT) -> str:
             f"the fix is tested by `{p.fix_tested_by}`.",
             "",
         ]
+    out += ["## Speed: where the same program runs at different speeds", ""]
+    out += ['Measured by the benchmark scripts (README, "Speed"), not by tests: timings are not asserted.', ""]
+    for title, text in SPEED_NOTES:
+        out += [f"- **{title}.** {text}"]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+# Differences in speed, not in results: each measured by benchmarks/step_time.py or nst bench.
+SPEED_NOTES = (
+    (
+        "MXNet's thread pool",
+        "MXNet sizes its OpenMP pool when it is imported; on these 2-core machines the documents' MXNet code ran on "
+        "one thread (3.0 s/step at 300x450 against 1.6 s with OMP_NUM_THREADS=2). The MXNet backend sets "
+        "OMP_NUM_THREADS to the usable cores before importing mxnet, and warns if mxnet came first.",
+    ),
+    (
+        "Frozen weights",
+        "The documents' PyTorch code leaves VGG's weights trainable, so every backward also computes 20 million "
+        "weight gradients nobody uses; `requires_grad_(False)` (torch) and `grad_req = 'null'` (Gluon) skip them.",
+    ),
+    (
+        "MXNet's matrix product on CPU",
+        "`nd.dot` runs on OpenBLAS, `nd.FullyConnected` on oneDNN: the Gram matrices of a 300x450 step took 2.4x "
+        "less time through FullyConnected (Y as data and as weight, no bias), with the same result to rounding.",
+    ),
+    (
+        "bfloat16",
+        "torch's `autocast(dtype=torch.bfloat16)` with channels_last uses the CPU's AMX units: 3x faster per step "
+        "here, final d2l losses within 0.1% of float32. MXNet 1.9's AMP (`amp.convert_hybrid_block`) runs, but its "
+        "oneDNN bf16 kernels were about 2x slower than float32 on this CPU, so MXNet's fast mode stays float32.",
+    ),
+)
