@@ -26,3 +26,11 @@ def smooth_image(h: int, w: int, seed: int = 0) -> Image.Image:
     img = np.stack([0.5 + 0.4 * np.sin(4 * x + 3 * y + p) for p in phase], axis=-1)
     img += rng.normal(0, 0.03, img.shape)
     return Image.fromarray(np.rint(np.clip(img, 0, 1) * 255).astype(np.uint8))
+
+
+def stylize_argv(backend: str | None, files, output, *extra: str, log=None) -> list[str]:
+    """`nst stylize` arguments: the backend (None: the default or a preset's), content and style, the output,
+    a run record if asked, then the extra flags."""
+    argv = ["stylize"] + (["--backend", backend] if backend else [])
+    argv += ["--content", str(files[0]), "--style", str(files[1]), "--output", str(output)]
+    return argv + (["--log", str(log)] if log else []) + list(extra)

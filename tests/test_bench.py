@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import get_backend
+from helpers import stylize_argv
 
 import cli
 from common import bench, flops
@@ -86,29 +87,8 @@ def test_reduced_precision_stays_close_to_fp32_and_returns_float32(precision, ba
     histories = {}
     for p in ("fp32", precision):
         log = tmp_path / f"{p}.json"
-        argv = [
-            "stylize",
-            "--backend",
-            backend.name,
-            "--content",
-            str(image_files[0]),
-            "--style",
-            str(image_files[1]),
-            "--size",
-            "48",
-            "64",
-            "--steps",
-            "5",
-            "--weights",
-            "random",
-            "--precision",
-            p,
-            "--quiet",
-            "--output",
-            str(tmp_path / f"{p}.png"),
-            "--log",
-            str(log),
-        ]
+        argv = stylize_argv(backend.name, image_files, tmp_path / f"{p}.png", log=log)
+        argv += ["--size", "48", "64", "--steps", "5", "--weights", "random", "--precision", p, "--quiet"]
         assert cli.main(argv) == 0, capsys.readouterr().err
         histories[p] = np.array([h["total"] for h in json.loads(log.read_text())["history"]])
     assert np.abs(histories[precision] / histories["fp32"] - 1).max() < 0.02

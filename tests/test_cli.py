@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import get_backend
-from helpers import smooth_image
+from helpers import smooth_image, stylize_argv
 from PIL import Image
 
 import cli
@@ -27,20 +27,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
 
 
 def stylize_args(name: str, files: tuple[Path, Path], out: Path, *extra: str) -> list[str]:
-    content, style = files
-    return [
-        "stylize",
-        "--backend",
-        name,
-        "--content",
-        str(content),
-        "--style",
-        str(style),
-        "--output",
-        str(out),
-        *SMALL,
-        *extra,
-    ]
+    return stylize_argv(name, files, out, *SMALL, *extra)
 
 
 @pytest.mark.parametrize("name", ["torch", "mxnet"])

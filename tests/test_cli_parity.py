@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import stylize_argv
 from PIL import Image
 
 import cli
@@ -57,23 +58,7 @@ def test_both_backends_record_the_same_losses(option: str, both, image_files, we
     histories, pixels = [], []
     for ops in both:
         out, log = tmp_path / f"{ops.name}.png", tmp_path / f"{ops.name}.json"
-        argv = [
-            "stylize",
-            "--backend",
-            ops.name,
-            "--content",
-            str(content),
-            "--style",
-            str(style),
-            "--output",
-            str(out),
-            "--log",
-            str(log),
-            "--weights",
-            "random",
-            *BASE,
-            *extra,
-        ]
+        argv = stylize_argv(ops.name, (content, style), out, "--weights", "random", *BASE, *extra, log=log)
         assert cli.main(argv) == 0, capsys.readouterr().err
         record = json.loads(log.read_text())
         histories.append(

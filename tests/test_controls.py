@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import random_pixels, smooth_image
+from helpers import random_pixels, smooth_image, stylize_argv
 from PIL import Image
 
 import cli
@@ -19,21 +19,7 @@ BASE = ["--weights", "random", "--quiet"]
 
 def stylize(files, out: Path, capsys, *extra: str, backend: str = "torch") -> tuple[int, str, dict]:
     log = out.with_suffix(".json")
-    argv = [
-        "stylize",
-        "--backend",
-        backend,
-        "--content",
-        str(files[0]),
-        "--style",
-        str(files[1]),
-        "--output",
-        str(out),
-        "--log",
-        str(log),
-        *BASE,
-        *extra,
-    ]
+    argv = stylize_argv(backend, files, out, *BASE, *extra, log=log)
     code = cli.main(argv)
     err = capsys.readouterr().err
     return code, err, (json.loads(log.read_text()) if log.exists() else {})

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import get_backend
+from helpers import stylize_argv
 from PIL import Image
 from test_cli import ROOT, run
 
@@ -28,19 +29,10 @@ STEPS = 4
 
 def job_args(name: str, files: tuple[Path, Path], folder: Path, steps: int = STEPS) -> list[str]:
     """A small stylize job writing out.png, run.json and ckpt.npz into folder."""
-    content, style = files
-    return [
-        "stylize",
-        "--backend",
+    return stylize_argv(
         name,
-        "--content",
-        str(content),
-        "--style",
-        str(style),
-        "--output",
-        str(folder / "out.png"),
-        "--log",
-        str(folder / "run.json"),
+        files,
+        folder / "out.png",
         "--checkpoint",
         str(folder / "ckpt.npz"),
         "--size",
@@ -51,7 +43,8 @@ def job_args(name: str, files: tuple[Path, Path], folder: Path, steps: int = STE
         "--weights",
         "random",
         "--quiet",
-    ]
+        log=folder / "run.json",
+    )
 
 
 def uninterrupted(name: str, files, tmp_path: Path, capsys, steps: int = STEPS) -> bytes:

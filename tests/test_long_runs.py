@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import stylize_argv
 from PIL import Image
 
 import cli
@@ -20,32 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_a_diverging_run_keeps_the_last_finite_image_and_exits_3(backend, image_files, tmp_path: Path, capsys):
     out, log = tmp_path / "out.png", tmp_path / "run.json"
-    content, style = image_files
-    code = cli.main(
-        [
-            "stylize",
-            "--backend",
-            backend.name,
-            "--content",
-            str(content),
-            "--style",
-            str(style),
-            "--output",
-            str(out),
-            "--log",
-            str(log),
-            "--size",
-            "32",
-            "48",
-            "--steps",
-            "20",
-            "--weights",
-            "random",
-            "--lr",
-            "1e30",
-            "--quiet",
-        ]
-    )
+    extra = ["--size", "32", "48", "--steps", "20", "--weights", "random", "--lr", "1e30", "--quiet"]
+    code = cli.main(stylize_argv(backend.name, image_files, out, *extra, log=log))
     err = capsys.readouterr().err
     assert code == 3, err
     assert err.count("\n") == 1 and "non-finite" in err and "lower --lr" in err
@@ -62,32 +39,8 @@ def test_an_interrupted_run_writes_the_image_and_record_and_exits_130(sig, image
 
     get_backend("torch")
     out, log = tmp_path / "out.png", tmp_path / "run.json"
-    content, style = image_files
-    argv = [
-        sys.executable,
-        str(ROOT / "cli.py"),
-        "stylize",
-        "--backend",
-        "torch",
-        "--content",
-        str(content),
-        "--style",
-        str(style),
-        "--output",
-        str(out),
-        "--log",
-        str(log),
-        "--size",
-        "32",
-        "48",
-        "--steps",
-        "100000",
-        "--weights",
-        "random",
-        "--save-every",
-        "1",
-        "--quiet",
-    ]
+    argv = [sys.executable, str(ROOT / "cli.py"), *stylize_argv("torch", image_files, out, log=log)]
+    argv += ["--size", "32", "48", "--steps", "100000", "--weights", "random", "--save-every", "1", "--quiet"]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (tmp_path / "out_step0002.png").exists():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import stylize_argv
 from PIL import Image
 
 import cli
@@ -23,21 +24,7 @@ TINY = {
 
 def run(name: str, files, tmp_path: Path, capsys, *extra: str) -> dict:
     out, log = tmp_path / f"{name}.png", tmp_path / f"{name}.json"
-    argv = [
-        "stylize",
-        "--content",
-        str(files[0]),
-        "--style",
-        str(files[1]),
-        "--output",
-        str(out),
-        "--log",
-        str(log),
-        "--weights",
-        "random",
-        "--quiet",
-        *extra,
-    ]
+    argv = stylize_argv(None, files, out, "--weights", "random", "--quiet", *extra, log=log)
     code = cli.main(argv)
     assert code == 0, capsys.readouterr().err
     return json.loads(log.read_text())

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import get_backend
+from helpers import stylize_argv
 from PIL import Image
 
 import cli
@@ -22,26 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def argv(backend: str, files, out: Path, *extra: str) -> list[str]:
-    return [
-        "stylize",
-        "--backend",
-        backend,
-        "--content",
-        str(files[0]),
-        "--style",
-        str(files[1]),
-        "--output",
-        str(out),
-        "--log",
-        str(out.with_suffix(".json")),
-        "--weights",
-        "random",
-        "--quiet",
-        "--size",
-        "32",
-        "48",
-        *extra,
-    ]
+    small = ["--weights", "random", "--quiet", "--size", "32", "48"]
+    return stylize_argv(backend, files, out, *small, *extra, log=out.with_suffix(".json"))
 
 
 @contextlib.contextmanager
