@@ -43,7 +43,12 @@ def main() -> None:
     p.add_argument("--backends", default="torch,mxnet")
     p.add_argument("--modes", default="float32/fp32,float32/bf16,float64/fp32")
     p.add_argument("--out", default=str(HERE / "results" / "memory.json"))
+    p.add_argument("--table", action="store_true", help="print the table of the results in --out, measure nothing")
     args = p.parse_args()
+    if args.table:
+        saved = json.loads(Path(args.out).read_text())
+        print(table(saved["results"], saved["machine"]))
+        return
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
@@ -88,17 +93,29 @@ def main() -> None:
                 )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"machine": versions(), "results": results}, indent=2) + "\n")
-    print(f"Machine: {versions()['cpu']}, {versions()['cores']} cores\n")
-    print(
+    print(table(results, versions()))
+
+
+def table(results: list[dict], machine: dict) -> str:
+    """Measured peaks, how far the linear fit is from them at worst, and the largest 4:3 image in 24 GiB."""
+    sizes = [tuple(pt["size"]) for pt in results[0]["points"]]
+    lines = [
+        f"Machine: {machine['cpu']}, {machine['cores']} cores",
+        "",
         "| backend | dtype / precision | GiB at "
-        + " | ".join(f"{h}x{w}" for h, w in SIZES)
-        + " | base GiB | largest 4:3 image in 24 GiB |"
-    )
-    print("|---|---|" + "---:|" * (len(SIZES) + 2))
+        + " | ".join(f"{h}x{w}" for h, w in sizes)
+        + " | fit: worst error | largest 4:3 image in 24 GiB |",
+        "|---|---|" + "---:|" * (len(sizes) + 2),
+    ]
     for r in results:
         cells = " | ".join(f"{pt['rss'] / 2**30:.2f}" for pt in r["points"])
+        fitted = [
+            r["base"] + r["factor"] * memory.activation_bytes(tuple(pt["size"]), r["dtype"]) for pt in r["points"]
+        ]
+        worst = max(abs(f - pt["rss"]) / pt["rss"] for f, pt in zip(fitted, r["points"], strict=True))
         h, w = memory.largest_size(24 * 2**30, r["base"], r["factor"], r["dtype"], aspect=3 / 4)
-        print(f"| {r['backend']} | {r['dtype']} / {r['precision']} | {cells} | {r['base'] / 2**30:.2f} | {h}x{w} |")
+        lines.append(f"| {r['backend']} | {r['dtype']} / {r['precision']} | {cells} | {worst:.1%} | {h}x{w} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
