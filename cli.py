@@ -270,6 +270,10 @@ def _sizes(text: str) -> tuple[tuple[int, int], ...]:
     return sizes
 
 
+def _sizes_or_none(text: str) -> tuple[tuple[int, int], ...]:
+    return () if text.strip().lower() == "none" else _sizes(text)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """nst bench."""
     import json
@@ -283,6 +287,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise common.UserError(str(e)) from e
     for size in args.sizes:
         common.settings.check_size(size)
+    for size in args.photoreal_sizes:
+        common.photoreal.check_size(common.settings.check_size(size), "--photoreal-sizes")
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     for p in precisions:
         if p not in common.settings.PRECISIONS:
@@ -292,7 +298,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         common.outputs.check_writable(args.json, (".json",), "--json")
     say = None if args.quiet else (lambda message: print(f"... {message}", file=sys.stderr))
-    report = common.bench.run(backends, args.sizes, precisions, args.warmup, args.repeats, say)
+    report = common.bench.run(
+        backends, args.sizes, precisions, args.warmup, args.repeats, say, photoreal_sizes=args.photoreal_sizes
+    )
     if args.to_quality:
         report["to_quality"] = common.bench.to_quality(backends, args.quality_size, say)
     print(common.bench.table(report))
@@ -405,6 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="(default 128x128,256x256,300x450,512x512)",
     )
     bench.add_argument("--precisions", default="fp32,bf16", help="(default fp32,bf16)")
+    bench.add_argument(
+        "--photoreal-sizes",
+        type=_sizes_or_none,
+        default=common.bench.PHOTOREAL_SIZES,
+        metavar="HxW,...|none",
+        help="also time the HRNet generator's training step (nst photoreal) at these sizes (default 256x256,500x500)",
+    )
     bench.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
     bench.add_argument("--repeats", type=int, default=5, help="timed steps (default 5)")
     bench.add_argument("--json", metavar="PATH.json", help="also write the results as JSON")
