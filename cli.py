@@ -57,6 +57,7 @@ COMPARE_SKIPS = {
     "--checkpoint",
     "--checkpoint-every",
     "--resume",
+    "--save-model",
 }
 
 
@@ -78,6 +79,7 @@ def add_stylize_arguments(p: argparse.ArgumentParser, skip: frozenset[str] | set
     add("--style-weights", nargs="+", type=_finite, metavar="W", help="blend weights of several style images")
     add("--style-scale", type=_finite, metavar="S", help="style image's longer side = S x the result's (keeps aspect)")
     add("--style-layer-weights", nargs="+", type=_finite, metavar="W", help="one weight per style layer")
+    add("--style-max-side", type=int, metavar="N", help="photoreal: the style image's longer side at most N")
     add("--output", help=f"result image, .png/.jpg/... (default {d.output})")
     add("--size", nargs=2, type=int, metavar=("H", "W"), help="rows and columns of the result (default 300 450)")
     add("--max-side", type=int, metavar="N", help="size from the content image, longer side N (keeps aspect)")
@@ -115,6 +117,7 @@ def add_stylize_arguments(p: argparse.ArgumentParser, skip: frozenset[str] | set
     add("--checkpoint", metavar="PATH.npz", help="save image and optimizer state every --checkpoint-every steps")
     add("--checkpoint-every", type=int, metavar="N", help=f"(default {d.checkpoint_every})")
     add("--resume", metavar="PATH.npz", help="continue the run a checkpoint holds")
+    add("--save-model", metavar="MODEL.npz", help="photoreal: save the trained generator (for nst apply)")
     add("--quiet", action="store_true", help="no progress bar, no summary")
 
 
@@ -142,6 +145,45 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             f"({seconds / len(result.history):.3f} s/step), final total loss {last.total:.4g}; "
             f"weights: {result.weights}"
         )
+    return 0
+
+
+PHOTOREAL_SKIPS = {
+    "--preset",
+    "--scales",
+    "--optimizer",
+    "--init",
+    "--clamp",
+    "--precision",
+    "--save-every",
+    "--gif",
+    "--checkpoint",
+    "--checkpoint-every",
+    "--resume",
+    "--style-scale",
+    "--style-weights",
+}
+
+
+def cmd_photoreal(args: argparse.Namespace) -> int:
+    """nst photoreal: nst stylize --preset photoreal-hrnet."""
+    args.preset = "photoreal-hrnet"
+    code = cmd_stylize(args)
+    if code == 0 and getattr(args, "save_model", None) and not getattr(args, "quiet", False):
+        print(f"saved the generator to {args.save_model}")
+    return code
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    """nst apply."""
+    try:
+        common.registry.check_name(args.backend)
+    except ValueError as e:
+        raise common.UserError(str(e)) from e
+    size = tuple(args.size) if args.size else None
+    written = common.photoreal_job.apply(args.model, args.images, args.output_dir, args.backend, size, args.dtype)
+    if not args.quiet:
+        print(f"wrote {len(written)} image(s) to {args.output_dir} with the {args.backend} backend")
     return 0
 
 
@@ -229,6 +271,10 @@ def _sizes(text: str) -> tuple[tuple[int, int], ...]:
     return sizes
 
 
+def _sizes_or_none(text: str) -> tuple[tuple[int, int], ...]:
+    return () if text.strip().lower() == "none" else _sizes(text)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """nst bench."""
     import json
@@ -242,6 +288,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise common.UserError(str(e)) from e
     for size in args.sizes:
         common.settings.check_size(size)
+    for size in args.photoreal_sizes:
+        common.photoreal.check_size(common.settings.check_size(size), "--photoreal-sizes")
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     for p in precisions:
         if p not in common.settings.PRECISIONS:
@@ -251,7 +299,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         common.outputs.check_writable(args.json, (".json",), "--json")
     say = None if args.quiet else (lambda message: print(f"... {message}", file=sys.stderr))
-    report = common.bench.run(backends, args.sizes, precisions, args.warmup, args.repeats, say)
+    report = common.bench.run(
+        backends, args.sizes, precisions, args.warmup, args.repeats, say, photoreal_sizes=args.photoreal_sizes
+    )
     if args.to_quality:
         report["to_quality"] = common.bench.to_quality(backends, args.quality_size, say)
     print(common.bench.table(report))
@@ -273,6 +323,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_stylize_arguments(stylize)
     stylize.set_defaults(func=cmd_stylize)
+
+    photoreal = sub.add_parser(
+        "photoreal",
+        help="photorealistic transfer: train the HRNet generator (arXiv 1904.11617) on a content and a style image",
+        description="Train the HRNet generator of document 004 so that its output of the content image keeps the "
+        "content's structure and takes the style's Gram statistics (the same as nst stylize --preset "
+        "photoreal-hrnet). --save-model keeps the generator for nst apply.",
+    )
+    add_stylize_arguments(photoreal, skip=PHOTOREAL_SKIPS)
+    photoreal.set_defaults(func=cmd_photoreal)
+
+    apply = sub.add_parser(
+        "apply",
+        help="stylize images with a generator saved by --save-model (either backend), without training",
+        description="Run a saved HRNet generator on images. Each keeps its size (both sides divisible by 4) "
+        "unless --size is given; results are written to OUTPUT_DIR/<name>.png.",
+    )
+    apply.add_argument("model", help="a .npz written by nst photoreal --save-model (by either backend)")
+    apply.add_argument("images", nargs="+", metavar="IMAGE", help="images to stylize")
+    apply.add_argument("--output-dir", required=True, metavar="D", help="existing folder for the results")
+    apply.add_argument("--backend", default="torch", help="torch or mxnet (default torch)")
+    apply.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), help="resize every image to H x W first")
+    apply.add_argument("--dtype", choices=("float32", "float64"), help="(default: the model's)")
+    apply.add_argument("--quiet", action="store_true", help="no summary line")
+    apply.set_defaults(func=cmd_apply)
 
     compare = sub.add_parser(
         "compare",
@@ -339,6 +414,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="(default 128x128,256x256,300x450,512x512)",
     )
     bench.add_argument("--precisions", default="fp32,bf16", help="(default fp32,bf16)")
+    bench.add_argument(
+        "--photoreal-sizes",
+        type=_sizes_or_none,
+        default=common.bench.PHOTOREAL_SIZES,
+        metavar="HxW,...|none",
+        help="also time the HRNet generator's training step (nst photoreal) at these sizes (default 256x256,500x500)",
+    )
     bench.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
     bench.add_argument("--repeats", type=int, default=5, help="timed steps (default 5)")
     bench.add_argument("--json", metavar="PATH.json", help="also write the results as JSON")

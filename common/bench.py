@@ -26,6 +26,7 @@ from .registry import load_backend
 from .settings import D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS, Stage
 
 SIZES = ((128, 128), (256, 256), (300, 450), (512, 512))
+PHOTOREAL_SIZES = ((256, 256), (500, 500))  # the HRNet generator's training step (nst photoreal), fp32
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -67,6 +68,33 @@ def step_times(backend: str, size: tuple[int, int], precision: str, warmup: int,
     return times
 
 
+def photoreal_step_times(backend: str, size: tuple[int, int], warmup: int, repeats: int) -> list[float]:
+    """Seconds of each timed Adam step training the HRNet generator on the photoreal-hrnet objective."""
+    from .objective import LossWeights
+    from .photoreal import random_generator
+    from .photoreal_objective import PhotorealObjective
+    from .presets import get
+
+    r = get("photoreal-hrnet").values
+    ops = load_backend(backend)
+    rng = np.random.default_rng(0)
+    content, style = (ops.to_tensor(rng.integers(0, 256, (*size, 3), dtype=np.uint8)) for _ in range(2))
+    names = tuple(dict.fromkeys(r["content_layers"] + r["style_layers"]))
+    extract = ops.feature_extractor(ops.vgg19("random", upto="conv5_1"), names)
+    weights = LossWeights(r["content_weight"], r["style_weight"], 0.0, r["style_layer_weights"])
+    objective = PhotorealObjective(ops, extract, r["content_layers"], r["style_layers"], content, style, weights)
+    generator = ops.generator(random_generator(0))
+    trainer = ops.trainer(generator, objective, r["lr"], r["lr_decay_every"], r["lr_decay_factor"], inputs=(content,))
+    for _ in range(warmup):
+        trainer.step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        trainer.step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def child(spec: dict[str, Any]) -> Any:
     """Every cell of one backend (or a time-to-quality run), measured in this process; a failing cell says why."""
     if spec.get("mode") == "quality":
@@ -81,6 +109,14 @@ def child(spec: dict[str, Any]) -> Any:
             except (NSTError, RuntimeError, ValueError) as e:
                 cell["error"] = str(e).splitlines()[0][:200]
             cells.append(cell)
+    for size in spec.get("photoreal_sizes", ()):
+        cell = {"backend": spec["backend"], "size": list(size), "precision": "fp32", "task": "photoreal"}
+        try:
+            times = photoreal_step_times(spec["backend"], tuple(size), spec["warmup"], spec["repeats"])
+            cell.update(median=statistics.median(times), min=min(times), max=max(times), times=times)
+        except (NSTError, RuntimeError, ValueError) as e:
+            cell["error"] = str(e).splitlines()[0][:200]
+        cells.append(cell)
     return cells
 
 
@@ -91,8 +127,10 @@ def run(
     warmup: int = 2,
     repeats: int = 5,
     say: Callable[[str], None] | None = None,
+    photoreal_sizes: Sequence[tuple[int, int]] = (),
 ) -> dict[str, Any]:
-    """The whole grid, each backend in its own process, plus the machine's matmul peaks."""
+    """The whole grid, each backend in its own process, plus the machine's matmul peaks; with photoreal_sizes,
+    also the HRNet generator's training step (fp32) at those sizes."""
     from .record import versions
 
     cli = Path(__file__).resolve().parent.parent / "cli.py"
@@ -108,6 +146,7 @@ def run(
             "precisions": list(precisions),
             "warmup": warmup,
             "repeats": repeats,
+            "photoreal_sizes": [list(s) for s in photoreal_sizes],
         }
         r = subprocess.run(
             [sys.executable, str(cli), "bench", "--child", json.dumps(spec)],
@@ -119,6 +158,9 @@ def run(
             raise UserError(f"the {backend} benchmark failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
         report["cells"] += json.loads(r.stdout.strip().splitlines()[-1])
     for cell in report["cells"]:
+        cell.setdefault("task", "gatys")
+        if cell["task"] != "gatys":
+            continue  # FLOPs are counted for the Gatys step only
         flops = step_flops(tuple(cell["size"]), D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS)["total"]
         cell["gflop_per_step"] = flops / 1e9
         if "median" in cell:
@@ -134,16 +176,21 @@ def table(report: dict[str, Any]) -> str:
     lines = [
         f"{m['cpu']}, {m['cores']} cores; measured matmul peak: {peaks}",
         "",
-        "| backend | size | precision | s/step (median) | min | max | GFLOP/step | GFLOP/s | of peak |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        "| backend | step | size | precision | s/step (median) | min | max | GFLOP/step | GFLOP/s | of peak |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for c in report["cells"]:
         size = f"{c['size'][0]}x{c['size'][1]}"
+        task = {"gatys": "d2l image", "photoreal": "HRNet generator"}[c.get("task", "gatys")]
+        head = f"| {c['backend']} | {task} | {size} | {c['precision']} |"
         if "error" in c:
-            lines.append(f"| {c['backend']} | {size} | {c['precision']} | {c['error']} | | | | | |")
+            lines.append(f"{head} {c['error']} | | | | | |")
+            continue
+        if "gflops" not in c:
+            lines.append(f"{head} {c['median']:.3f} | {c['min']:.3f} | {c['max']:.3f} | | | |")
             continue
         lines.append(
-            f"| {c['backend']} | {size} | {c['precision']} | {c['median']:.3f} | {c['min']:.3f} | "
+            f"{head} {c['median']:.3f} | {c['min']:.3f} | "
             f"{c['max']:.3f} | {c['gflop_per_step']:.1f} | {c['gflops']:.0f} | {c['fraction_of_peak']:.0%} |"
         )
     return "\n".join(lines)

@@ -60,6 +60,7 @@ IMPLEMENTED_BY: dict[str, tuple[str, str]] = {
     "synthesized_image": ("trainer", "SynthesizedImage"),
     "trainer": ("trainer", "Trainer"),
     "gradient": ("trainer", "gradient"),
+    "generator_arrays": ("generator", "arrays"),
 }
 
 
@@ -196,6 +197,26 @@ class Backend(abc.ABC):
         Raises WeightsUnavailable (one line naming the file, the cache folder and the alternatives) when the
         file is neither cached nor downloadable.
         """
+
+    # --- the photorealistic generator (HRNet, common/photoreal.py) ------------------------------------------------
+    def generator(self, arrays: Mapping[str, np.ndarray], dtype: str = "float32") -> Any:
+        """The HRNet generator holding ``arrays`` (canonical names, common/photoreal.py), trainable, in ``dtype``.
+
+        Called on a (1, 3, H, W) tensor with H and W divisible by 4, it returns the generated (1, 3, H, W) image.
+        """
+        from .photoreal import check_arrays
+
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', not {dtype!r}")
+        return self._build_generator(check_arrays(dict(arrays), "generator weights"), dtype)
+
+    @abc.abstractmethod
+    def _build_generator(self, arrays: Mapping[str, np.ndarray], dtype: str) -> Any:
+        """The framework's HRNet for validated canonical arrays, on this device."""
+
+    @abc.abstractmethod
+    def generator_arrays(self, model: Any) -> dict[str, np.ndarray]:
+        """A generator's current parameters as numpy arrays under their canonical names."""
 
     # --- training ----------------------------------------------------------------------------------------------------
     @abc.abstractmethod

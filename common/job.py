@@ -245,6 +245,14 @@ def _run_job(
     settings: Settings, backend: Backend | None, say: Callable[[str], None], stop_requested: Callable[[], bool]
 ) -> Result:
     s = settings.validated()
+    if s.method == "hrnet":
+        from .photoreal_job import train
+
+        return train(s, backend, say)
+    if s.save_model:
+        raise UserError("--save-model saves a trained generator: it needs the photoreal method (nst photoreal)")
+    if s.style_max_side is not None:
+        raise UserError("--style-max-side is for the photoreal method (nst photoreal); use --style-scale here")
     ckpt = None
     if s.resume:
         ckpt = checkpoint.load(s.resume)

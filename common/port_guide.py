@@ -73,6 +73,14 @@ OPERATIONS = (
         ("TorchOptimizer.state_dict", "TorchOptimizer.load_state_dict", "Trainer.state", "Trainer.load_state"),
     ),
     Operation("Gradient with respect to the input", "trainer", ("gradient",), ("gradient",)),
+    Operation(
+        "The HRNet photorealistic generator (document 004)",
+        "generator",
+        ("BottleneckBlock", "upsample", "HRNet.forward", "build"),
+        ("instance_norm", "BottleneckBlock", "upsample", "HRNet.hybrid_forward", "Generator", "build"),
+        "Built from the same canonical arrays (`common/photoreal.py`); MXNet's is hybridized and always runs in "
+        "training mode, like its VGG.",
+    ),
     Operation("Reading and writing weight files", "weights", ("read", "write"), ("read", "write")),
     Operation(
         "ImageNet weights through the library's own download and cache", "weights", ("pretrained",), ("pretrained",)
@@ -269,6 +277,47 @@ PITFALLS = (
         "the names each library's own vgg19 loads.",
         "test_gluon_vgg19_keeps_dense_layers_in_features_and_old_files_use_prefixed_names",
         "tests/test_convert.py::test_converted_files_load_into_each_librarys_own_vgg19",
+    ),
+    Pitfall(
+        "Gluon's `InstanceNorm` trains a beta; torch's `InstanceNorm2d` has no parameters",
+        "`nn.InstanceNorm2d(c)` defaults to `affine=False`: no scale, no shift. Gluon's `nn.InstanceNorm()` "
+        "defaults to `center=True, scale=False`: gamma is frozen at 1 but beta is a trainable parameter, so a "
+        "ported generator trains parameters the torch one does not have, and its saved weights do not match.",
+        "The MXNet generator normalizes with its own `instance_norm` (no parameters, biased variance, eps 1e-5, "
+        "as torch's defaults), checked against numpy in both backends.",
+        "test_gluon_instance_norm_trains_a_beta_and_torchs_has_no_parameters",
+        "tests/test_photoreal.py::test_instance_norm_is_torchs_default_no_affine_biased_variance_eps_1e_5",
+    ),
+    Pitfall(
+        "MXNet's `InstanceNorm` operator refuses float64",
+        "A float64 Gluon network with `nn.InstanceNorm` fails at its first forward with `Unsupported data type`; "
+        "torch's instance norm computes in float64.",
+        "The same hand-written `instance_norm` (mean, biased variance, divide: ordinary operators that take "
+        "float64 and hybridize), used for both dtypes so that float32 and float64 run the same graph.",
+        "test_mxnet_instance_norm_refuses_float64",
+        "tests/test_photoreal.py::test_the_generator_gives_the_same_output_in_both_backends",
+    ),
+    Pitfall(
+        "MXNet's `BilinearResize2D` aligns corners by default",
+        "`F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)` (the document's upsample) samples "
+        "at half-pixel centres; `mx.nd.contrib.BilinearResize2D` defaults to `align_corners=True` in 1.9.1, which "
+        "differs by up to 0.6 on unit-variance inputs (and still not bit-equal to torch's `align_corners=True`).",
+        "Pass `align_corners=False` (with `scale_height`/`scale_width`, so that the block hybridizes); both "
+        "backends are checked against a numpy reference of half-pixel bilinear upsampling.",
+        "test_mxnet_bilinear_resize_aligns_corners_by_default",
+        "tests/test_photoreal.py::test_upsampling_is_bilinear_without_aligned_corners",
+    ),
+    Pitfall(
+        "Training the HRNet generator at the document's lr 5e-3 is chaotic (not a framework difference)",
+        "In one framework, in float64, changing one bias of the generator by 1e-13 changes the loss after 14 Adam "
+        "steps by more than 1e-4 (about 10x per step): no two programs can agree to 1e-9 over such a run, however "
+        "exactly they compute. In float32 the weight gradients are themselves about 1e-3 from float64 in both "
+        "frameworks, so Adam's first, sign-like step already moves a few weights the other way.",
+        "`nst parity` compares 20 training steps at lr 1e-4 (x0.9 every 10), where the float64 runs agree to "
+        "4e-14; float32 runs there are held to 1e-3 or, beyond it, to rounding (each backend's own float32 error "
+        "explains the difference), as the Gatys runs are.",
+        "test_training_the_hrnet_generator_at_lr_5e_3_amplifies_a_1e_13_change_to_1e_3",
+        "tests/test_parity.py::test_check",
     ),
 )
 

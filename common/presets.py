@@ -14,6 +14,7 @@ from .settings import D2L_CONTENT_LAYERS, D2L_SIZE, D2L_STYLE_LAYERS, FIELD_NAME
 
 # Every value a recipe decides. A preset sets all of them, so no default of another recipe leaks in.
 RECIPE = {
+    "method": "gatys",
     "size": D2L_SIZE,
     "max_side": None,
     "min_side": None,
@@ -31,6 +32,7 @@ RECIPE = {
     "style_layers": D2L_STYLE_LAYERS,
     "style_layer_weights": (),
     "style_scale": None,
+    "style_max_side": None,
     "pooling": "max",
     "normalize": True,
     "clamp": False,
@@ -135,6 +137,50 @@ PRESETS: dict[str, Preset] = {
                 "It uses no learning-rate decay: the factor is 1.",
             ),
         ),
+        Preset(
+            "photoreal-hrnet",
+            "004_5aaa351b94d2f6c0.txt ('All you need for Photorealistic Style Transfer in PyTorch', arXiv 1904.11617)",
+            "trains the HRNet generator (not the pixels): content 150 at conv4_2, style 1 on conv1_1..conv5_1 with "
+            "layer weights 0.1, 0.2, 0.4, 0.8, 1.6, un-normalized Gram matrices; Adam lr 5e-3, x0.9 every 200 "
+            "steps, 1000 steps; content resized to 500x500, the style image at its own size",
+            _recipe(
+                method="hrnet",
+                size=(500, 500),
+                steps=1000,
+                lr=5e-3,
+                lr_decay_every=200,
+                lr_decay_factor=0.9,
+                content_weight=150.0,
+                style_weight=1.0,
+                tv_weight=0.0,
+                content_layers=("conv4_2",),
+                style_layer_weights=(0.1, 0.2, 0.4, 0.8, 1.6),
+            ),
+            (
+                "The document shows no training loop and no values for its content_weight, style_weight and "
+                "style_weights (it quotes the paper's ranges, content 50-100 and style 1-10): Adam lr 5e-3, x0.9 "
+                "every 200 steps, 1000 steps, content 150, style 1 and layer weights 0.1 ... 1.6 are the values "
+                "this project's issue 7 gives for it.",
+                "Style loss as its code computes it: w_l mean((G(T) - G(S))^2) / (c h w), G = F F^T un-normalized, "
+                "c h w the generated image's feature shape; the style image keeps its own size (capped with "
+                "--style-max-side), so its Gram matrix sums over more positions than the output's, as in the code.",
+                "Its get_features taps torchvision layers 0, 5, 10, 19, 28 and 21, whose in-place ReLUs turn them "
+                "into ReLU outputs (docs/porting.md, pitfall 1); this preset taps the conv outputs the document "
+                "names (conv1_1 ... conv4_2), as the d2l presets do. --style-layers relu1_1,... gives the other.",
+                "Inputs are ImageNet-normalized (its load_image); the generator's output goes to VGG as it is, with "
+                "no activation or clamp, and is read back as a normalized image (its im_convert: x std + mean, "
+                "clipped to [0, 1]). --no-normalize feeds [0, 1] pixels instead.",
+                "The content image's sides must be divisible by 4 (the generator downsamples by 2 twice and by 4 "
+                "once, then upsamples back and concatenates): other sizes are refused with one line, not resized. "
+                "Its load_image resizes to a square 500x500 whatever the aspect; so does this preset (--size).",
+                "The document's BottleneckBlock adds the residual in place (out += residual) to a ReLU output, "
+                "which torch's autograd rejects at backward; this computes out + residual, the same number.",
+                "The Bottleneck shortcut is built only where the channel counts differ: the document's forward "
+                "never uses it otherwise, so those unused parameters are not part of a saved model.",
+                "The generator's initial weights are torch's default Conv2d initialization, drawn in numpy from "
+                "--seed (so both backends start from the same network).",
+            ),
+        ),
     )
 }
 
@@ -183,6 +229,8 @@ def describe(preset: Preset) -> str:
                     f"    stage {i}: scale {st.scale:g}, {st.steps} steps, lr {st.lr:g}, "
                     f"x{st.lr_decay_factor:g} every {st.lr_decay_every}"
                 )
+        elif key == "method" and value == "gatys":
+            continue
         elif value not in (None, ()):
             shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
             lines.append(f"    {key.replace('_', '-')}: {shown}")

@@ -17,6 +17,7 @@ D2L_SIZE = (300, 450)
 OPTIMIZERS = ("adam", "lbfgs", "sgd")
 PRECISIONS = ("fp32", "bf16", "fp16")
 INITS = ("content", "noise", "style")  # or a path to an image
+METHODS = ("gatys", "hrnet")  # optimize the image's pixels, or train the HRNet generator (common/photoreal.py)
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,12 @@ class Settings:
     """One run's settings; defaults are the d2l PyTorch recipe (300x450, 500 steps, Adam lr 0.3)."""
 
     backend: str = "torch"
+    method: str = "gatys"  # gatys: optimize the pixels; hrnet: train a generator network (nst photoreal)
     content: str | None = None  # None: the bundled sample image
     style: tuple[str, ...] = ()  # one or more style images; empty: the bundled sample
     style_weights: tuple[float, ...] = ()  # blend weights of the style images; empty: equal
     style_scale: float | None = None  # None: each style image resized to the content's size, as d2l does
+    style_max_side: int | None = None  # hrnet: the style image at its own size, its longer side capped at this
     style_layer_weights: tuple[float, ...] = ()  # one per style layer; empty: all 1
     output: str = "stylized.png"
     size: tuple[int, int] | None = None  # (H, W); None: from --max-side / --min-side, else 300 x 450
@@ -73,6 +76,7 @@ class Settings:
     checkpoint: str | None = None
     checkpoint_every: int = 50
     resume: str | None = None
+    save_model: str | None = None  # hrnet: write the trained generator here (.npz), for nst apply
     preset: str | None = None
     quiet: bool = False
 
@@ -140,6 +144,10 @@ class Settings:
             _non_negative_number("--" + flag.replace("_", "-"), getattr(s, flag))
         if s.style_scale is not None:
             _positive_number("--style-scale", s.style_scale)
+        if s.style_max_side is not None:
+            _positive_int("--style-max-side", s.style_max_side)
+            if s.style_max_side < 16:
+                raise UserError(f"--style-max-side is {s.style_max_side}; sizes need at least 16 pixels")
         if not isinstance(s.seed, int) or isinstance(s.seed, bool) or s.seed < 0:
             raise UserError(f"--seed must be a non-negative integer, not {s.seed!r}")
         if not isinstance(s.save_every, int) or s.save_every < 0:
@@ -149,6 +157,7 @@ class Settings:
             ("--dtype", s.dtype, ("float32", "float64")),
             ("--optimizer", s.optimizer, OPTIMIZERS),
             ("--precision", s.precision, PRECISIONS),
+            ("method", s.method, METHODS),
         ):
             if value not in allowed:
                 raise UserError(f"{flag} must be one of {', '.join(allowed)}, not {value!r}")

@@ -45,6 +45,8 @@ def test_bench_writes_a_table_and_json_with_both_backends(both, tmp_path: Path, 
             "32x32",
             "--precisions",
             "fp32,bf16,fp16",
+            "--photoreal-sizes",
+            "32x32",
             "--warmup",
             "0",
             "--repeats",
@@ -58,8 +60,11 @@ def test_bench_writes_a_table_and_json_with_both_backends(both, tmp_path: Path, 
     table = capsys.readouterr().out
     report = json.loads(out.read_text())
     assert report["peaks"]["fp32"] > 0 and report["peaks"]["bf16"] > 0
-    cells = {(c["backend"], c["precision"]): c for c in report["cells"]}
+    cells = {(c["backend"], c["precision"]): c for c in report["cells"] if c["task"] == "gatys"}
     assert len(cells) == 6 and "of peak" in table
+    photoreal = {c["backend"]: c for c in report["cells"] if c["task"] == "photoreal"}
+    assert set(photoreal) == {"torch", "mxnet"} and "HRNet generator" in table
+    assert all(c["median"] > 0 and c["size"] == [32, 32] and len(c["times"]) == 1 for c in photoreal.values())
     for key in [("torch", "fp32"), ("torch", "bf16"), ("torch", "fp16"), ("mxnet", "fp32"), ("mxnet", "bf16")]:
         c = cells[key]
         assert c["median"] > 0 and 0 < c["fraction_of_peak"] < 2 and len(c["times"]) == 1
@@ -67,7 +72,8 @@ def test_bench_writes_a_table_and_json_with_both_backends(both, tmp_path: Path, 
 
 
 def test_bench_refuses_bad_arguments_in_one_line(capsys) -> None:
-    for args in (["--sizes", "32"], ["--precisions", "fp8"], ["--backends", "jax"], ["--repeats", "0"]):
+    bad = (["--sizes", "32"], ["--precisions", "fp8"], ["--backends", "jax"], ["--repeats", "0"])
+    for args in (*bad, ["--photoreal-sizes", "30x32"]):
         assert cli.main(["bench", *args]) == 2
         assert capsys.readouterr().err.count("\n") == 1
 

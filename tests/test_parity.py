@@ -42,6 +42,11 @@ def expected_names() -> list[str]:
                 "gradient of the total loss w.r.t. the image",
             )
         ]
+        names.append(f"{dtype}: HRNet generator: output for the content image")
+        names.append(
+            f"{dtype}: HRNet generator: {parity.GENERATOR_STEPS} Adam steps (lr {parity.GENERATOR_LR:g}): losses of "
+            "every step"
+        )
         for init in ("content", "noise"):
             names.append(
                 f"{dtype}: {tol['steps']:.0f} Adam steps (lr {tol['lr']:g}) from {init} init: losses of every step"

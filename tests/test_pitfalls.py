@@ -295,3 +295,51 @@ def test_float32_adam_runs_from_the_content_image_drift_more_than_1e_3_from_exac
     for name in ("torch", "mxnet"):
         assert parity.step_differences(runs[name, "float32"], runs[name, "float64"])[1] > 1e-3
     assert parity.step_differences(runs["torch", "float64"], runs["mxnet", "float64"])[1] < 1e-13
+
+
+def test_gluon_instance_norm_trains_a_beta_and_torchs_has_no_parameters(mx, torch) -> None:
+    gluon_norm = mx.gluon.nn.InstanceNorm(in_channels=4)
+    grad_req = {name.rsplit("_", 1)[-1]: p.grad_req for name, p in gluon_norm.collect_params().items()}
+    assert grad_req == {"gamma": "null", "beta": "write"}  # center=True by default: beta is trained
+    assert list(torch.nn.InstanceNorm2d(4).parameters()) == []  # affine=False by default
+
+
+def test_mxnet_instance_norm_refuses_float64(mx) -> None:
+    norm = mx.gluon.nn.InstanceNorm(in_channels=2)
+    norm.initialize()
+    norm.cast("float64")
+    with pytest.raises(mx.base.MXNetError, match="Unsupported data type"):
+        norm(mx.nd.ones((1, 2, 3, 3), dtype="float64")).asnumpy()
+
+
+def test_mxnet_bilinear_resize_aligns_corners_by_default(mx, torch) -> None:
+    X = np.random.default_rng(0).standard_normal((1, 2, 4, 6))
+    default = mx.nd.contrib.BilinearResize2D(mx.nd.array(X, dtype="float64"), scale_height=2, scale_width=2)
+    half_pixel = torch.nn.functional.interpolate(torch.tensor(X), scale_factor=2, mode="bilinear", align_corners=False)
+    corners = torch.nn.functional.interpolate(torch.tensor(X), scale_factor=2, mode="bilinear", align_corners=True)
+    assert np.abs(default.asnumpy() - half_pixel.numpy()).max() > 0.1
+    assert np.abs(default.asnumpy() - corners.numpy()).max() < 1e-6  # not even exactly torch's aligned corners
+
+
+def test_training_the_hrnet_generator_at_lr_5e_3_amplifies_a_1e_13_change_to_1e_3() -> None:
+    """Not a framework difference: in one framework, in float64, the document's training is chaotic."""
+    from common import photoreal
+    from common.objective import LossWeights
+    from common.photoreal_objective import PhotorealObjective
+
+    ops = get_backend("torch")
+    content = ops.preprocess(smooth_image(48, 64, seed=1), (48, 64), "float64")
+    style = ops.preprocess(Image.fromarray(random_pixels(40, 40, seed=2)), (40, 40), "float64")
+    names = ("conv4_2", "conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+    extract = ops.feature_extractor(ops.vgg19("random", dtype="float64", upto="conv5_1"), names)
+    weights = LossWeights(150.0, 1.0, 0.0, (0.1, 0.2, 0.4, 0.8, 1.6))
+    objective = PhotorealObjective(ops, extract, names[:1], names[1:], content, style, weights)
+
+    def run(nudge: float) -> np.ndarray:
+        arrays = photoreal.random_generator(0)
+        arrays["layer8_1.bias"] = arrays["layer8_1.bias"].astype(np.float64) + nudge
+        trainer = ops.trainer(ops.generator(arrays, "float64"), objective, 5e-3, 200, 0.9, inputs=(content,))
+        return np.array([trainer.step()[3] for _ in range(14)])
+
+    change = np.abs(run(0.0) - run(1e-13)) / run(0.0)
+    assert change[1] < 1e-12 and change[-1] > 1e-4

@@ -20,7 +20,7 @@ if hasattr(os, "sched_getaffinity"):
 import mxnet as mx
 
 from .. import common
-from . import processing, vgg
+from . import generator, processing, vgg
 
 
 class Backend(common.Backend):
@@ -48,3 +48,6 @@ class Backend(common.Backend):
 
     def _build_vgg19(self, arrays, last, pooling, dtype):
         return vgg.build(arrays, last, pooling, dtype, self.ctx)
+
+    def _build_generator(self, arrays, dtype):
+        return generator.build(arrays, dtype, self.ctx)

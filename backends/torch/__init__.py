@@ -20,7 +20,7 @@ os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 import torch
 
 from .. import common
-from . import processing, vgg
+from . import generator, processing, vgg
 
 
 class Backend(common.Backend):
@@ -48,3 +48,6 @@ class Backend(common.Backend):
 
     def _build_vgg19(self, arrays, last, pooling, dtype):
         return vgg.build(arrays, last, pooling, dtype, self.torch_device)
+
+    def _build_generator(self, arrays, dtype):
+        return generator.build(arrays, dtype, self.torch_device)
