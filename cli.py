@@ -463,24 +463,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.func is not cmd_stylize:
             signals.close()
         code = _dispatch(args)
-    if argv is None and args.func is cmd_stylize:
-        _exit_130_on_signals()
+        if argv is None and args.func is cmd_stylize:
+            _exit_now(code, stopped())
     return code
 
 
-def _exit_130_on_signals() -> None:
-    """As a program, after the job: a signal while the interpreter shuts down (slow after torch) exits 130 at once,
-    saying the outputs are complete, rather than being killed with no word."""
+def _exit_now(code: int, stopped: bool) -> None:
+    """End the nst program at once, while SIGINT and SIGTERM are still caught.
+
+    Shutting the interpreter down after torch or MXNet takes a while, and Python puts the default signal
+    handlers back early in it, so a signal then would kill the process with no word after a finished run.
+    The outputs are complete and closed here; only the standard streams need flushing.
+    """
     import os
-    import signal
 
-    def handler(signum: int, frame: object) -> None:
-        sys.stdout.flush()
-        print("nst: interrupted after the run had ended; its outputs are complete", file=sys.stderr, flush=True)
-        os._exit(130)
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
+    if stopped and code == 0:
+        print("nst: interrupted after the run had ended; its outputs are complete", file=sys.stderr)
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

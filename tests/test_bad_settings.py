@@ -15,7 +15,7 @@ from PIL import Image
 from test_cli import assert_refused, run, stylize_args
 
 BAD = ("0", "-1", "nan", "inf", "abc")
-INT_FLAGS = ["--max-side", "--min-side", "--steps", "--lr-decay-every", "--checkpoint-every"]
+INT_FLAGS = ["--max-side", "--min-side", "--style-max-side", "--steps", "--lr-decay-every", "--checkpoint-every"]
 POSITIVE_FLOATS = ["--lr", "--lr-decay-factor", "--style-scale"]
 WEIGHTS = ["--content-weight", "--style-weight", "--tv-weight"]
 
