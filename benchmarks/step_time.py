@@ -130,7 +130,7 @@ def main() -> None:
     from common.flops import step_flops
     from common.settings import D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS
 
-    machine.update(torch=torch.__version__, mxnet=mxnet.__version__, fp32_matmul_gflops=matmul_peak("fp32", seconds=3))
+    machine.update(torch=torch.__version__, mxnet=mxnet.__version__, fp32_matmul_gflops=matmul_peak("fp32", seconds=2))
     for size in {tuple(r["size"]) for r in results}:  # the FLOP floor: FLOPs of a step at the matmul peak
         flops = step_flops(size, D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS)["total"]
         results.append(

@@ -30,25 +30,43 @@ PHOTOREAL_SIZES = ((256, 256), (500, 500))  # the HRNet generator's training ste
 PRECISIONS = ("fp32", "bf16")
 
 
-def matmul_peak(precision: str, n: int = 2048, seconds: float = 1.0) -> float:
-    """GFLOP/s of an n x n matrix product in fp32 or bf16 (torch if installed, else numpy for fp32)."""
+def matmul_peak(precision: str, sizes: Sequence[int] = (1024, 2048, 4096), seconds: float = 1.0) -> float:
+    """GFLOP/s of the fastest n x n matrix product in fp32 or bf16 (torch if installed, else numpy for fp32),
+    measured in a fresh process: in one that has loaded MXNet too, the two OpenMP runtimes halve it."""
+    spec = json.dumps({"mode": "peak", "precision": precision, "sizes": list(sizes), "seconds": seconds})
+    cli = Path(__file__).resolve().parent.parent / "cli.py"
+    r = subprocess.run(
+        [sys.executable, str(cli), "bench", "--child", spec], capture_output=True, text=True, check=False
+    )
+    if r.returncode != 0:
+        raise UserError(f"measuring the matmul peak failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}")
+    return float(json.loads(r.stdout.strip().splitlines()[-1]))
+
+
+def peak_child(precision: str, sizes: Sequence[int], seconds: float) -> float:
+    """In this process: the best GFLOP/s over the matrix sizes."""
     try:
         import torch
     except ImportError:
-        if precision != "fp32":
-            return float("nan")
-        a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-        product = lambda: a @ a  # noqa: E731
-    else:
-        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-        a = torch.randn(n, n).to(dtype)
-        product = lambda: torch.mm(a, a)  # noqa: E731
-    product()
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
+        torch = None
+    if torch is None and precision != "fp32":
+        return float("nan")
+    best = 0.0
+    for n in sizes:
+        if torch is None:
+            a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+            product = lambda a=a: a @ a  # noqa: E731
+        else:
+            dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+            a = torch.randn(n, n).to(dtype)
+            product = lambda a=a: torch.mm(a, a)  # noqa: E731
         product()
-        count += 1
-    return 2.0 * n**3 * count / (time.perf_counter() - start) / 1e9
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            product()
+            count += 1
+        best = max(best, 2.0 * n**3 * count / (time.perf_counter() - start) / 1e9)
+    return best
 
 
 def step_times(backend: str, size: tuple[int, int], precision: str, warmup: int, repeats: int) -> list[float]:
@@ -97,6 +115,8 @@ def photoreal_step_times(backend: str, size: tuple[int, int], warmup: int, repea
 
 def child(spec: dict[str, Any]) -> Any:
     """Every cell of one backend (or a time-to-quality run), measured in this process; a failing cell says why."""
+    if spec.get("mode") == "peak":
+        return peak_child(spec["precision"], spec["sizes"], spec["seconds"])
     if spec.get("mode") == "quality":
         return quality_child(spec["backend"], tuple(spec["size"]), spec.get("reference_steps", 500))
     cells = []

@@ -2,8 +2,10 @@
 
     python docs/make_figures.py            # the d2l recipe (300x450, 500 steps) on the bundled samples
     python docs/make_figures.py --steps 50 --size 150 225   # a quick look
+    python docs/make_figures.py --photoreal --size 256 256 --steps 300   # the HRNet generator (nst photoreal)
 
-Writes docs/figures/demo.png, docs/figures/losses.png and docs/figures/<backend>.json (the run records).
+Writes docs/figures/demo.png, docs/figures/losses.png and docs/figures/<backend>.json (the run records); with
+--photoreal, photoreal.png, photoreal_losses.png and photoreal_<backend>.json.
 """
 
 from __future__ import annotations
@@ -27,26 +29,34 @@ def main() -> None:
     p.add_argument("--size", nargs=2, type=int, default=[300, 450], metavar=("H", "W"))
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--out", default=str(HERE / "figures"))
+    p.add_argument("--photoreal", action="store_true", help="the photoreal-hrnet recipe (a trained generator)")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     size = tuple(args.size)
+    prefix, recipe = ("photoreal_", "photoreal-hrnet") if args.photoreal else ("", "d2l")
     results = {}
     for name in ("torch", "mxnet"):
-        settings = common.Settings(
-            backend=name, size=size, steps=args.steps, output=str(out / f"{name}.png"), log=str(out / f"{name}.json")
-        )
+        values = {"backend": name, "size": size, "steps": args.steps, "quiet": True}
+        values.update(output=str(out / f"{prefix}{name}.png"), log=str(out / f"{prefix}{name}.json"))
+        settings = common.presets.settings(values, recipe)
         results[name] = common.stylize(settings)
         print(f"{name}: {results[name].weights}", file=sys.stderr)
     content = images.load_image(samples.sample_path(samples.CONTENT)).resize(size[::-1])
     style = images.load_image(samples.sample_path(samples.STYLE)).resize(size[::-1])
     panels = [("content", content), ("style", style)] + [(f"{n} backend", r.image) for n, r in results.items()]
-    draw_panels(panels, out / "demo.png", results["torch"].weights)
-    histories = {n: json.loads((out / f"{n}.json").read_text())["history"] for n in results}
-    plot_comparison(histories, str(out / "losses.png"), "loss curves: torch (solid) and MXNet (dashed), float32")
+    what = f"{recipe} recipe, {size[0]}x{size[1]}, {args.steps} steps"
+    draw_panels(
+        panels,
+        out / f"{'photoreal' if args.photoreal else 'demo'}.png",
+        f"{what}; VGG-19 weights: " + results["torch"].weights,
+    )
+    histories = {n: json.loads((out / f"{prefix}{n}.json").read_text())["history"] for n in results}
+    title = f"{what}: torch (solid) and MXNet (dashed), float32"
+    plot_comparison(histories, str(out / f"{prefix}losses.png"), title)
 
 
-def draw_panels(panels, path: Path, weights: str) -> None:
+def draw_panels(panels, path: Path, caption: str) -> None:
     """The images side by side with captions."""
     import matplotlib
 
@@ -58,7 +68,7 @@ def draw_panels(panels, path: Path, weights: str) -> None:
         ax.imshow(img)
         ax.set_title(title, fontsize=10)
         ax.axis("off")
-    fig.suptitle(f"d2l recipe, VGG-19 weights: {weights}", fontsize=8)
+    fig.suptitle(caption, fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
