@@ -2,7 +2,7 @@
 
     python docs/make_figures.py            # the d2l recipe (300x450, 500 steps) on the bundled samples
     python docs/make_figures.py --steps 50 --size 150 225   # a quick look
-    python docs/make_figures.py --photoreal --size 256 256 --steps 300   # the HRNet generator (nst photoreal)
+    python docs/make_figures.py --photoreal --size 256 256 --steps 120   # the HRNet generator (nst photoreal)
 
 Writes docs/figures/demo.png, docs/figures/losses.png and docs/figures/<backend>.json (the run records); with
 --photoreal, photoreal.png, photoreal_losses.png and photoreal_<backend>.json.
