@@ -69,13 +69,8 @@ def peak_child(precision: str, sizes: Sequence[int], seconds: float) -> float:
     return best
 
 
-def step_times(backend: str, size: tuple[int, int], precision: str, warmup: int, repeats: int) -> list[float]:
-    """Seconds of each timed Adam step of the d2l objective (in this process)."""
-    ops = load_backend(backend)
-    rng = np.random.default_rng(0)
-    content, style = (ops.to_tensor(rng.integers(0, 256, (*size, 3), dtype=np.uint8)) for _ in range(2))
-    objective = make_objective(ops, content, style, D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS, precision=precision)
-    trainer = ops.trainer(ops.synthesized_image(content), objective, 0.3, 50, 0.8)
+def timed_steps(trainer: Any, warmup: int, repeats: int) -> list[float]:
+    """Seconds of each of ``repeats`` trainer steps, after ``warmup`` untimed ones."""
     for _ in range(warmup):
         trainer.step()
     times = []
@@ -84,6 +79,16 @@ def step_times(backend: str, size: tuple[int, int], precision: str, warmup: int,
         trainer.step()
         times.append(time.perf_counter() - start)
     return times
+
+
+def step_times(backend: str, size: tuple[int, int], precision: str, warmup: int, repeats: int) -> list[float]:
+    """Seconds of each timed Adam step of the d2l objective (in this process)."""
+    ops = load_backend(backend)
+    rng = np.random.default_rng(0)
+    content, style = (ops.to_tensor(rng.integers(0, 256, (*size, 3), dtype=np.uint8)) for _ in range(2))
+    objective = make_objective(ops, content, style, D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS, precision=precision)
+    trainer = ops.trainer(ops.synthesized_image(content), objective, 0.3, 50, 0.8)
+    return timed_steps(trainer, warmup, repeats)
 
 
 def photoreal_step_times(backend: str, size: tuple[int, int], warmup: int, repeats: int) -> list[float]:
@@ -103,14 +108,7 @@ def photoreal_step_times(backend: str, size: tuple[int, int], warmup: int, repea
     objective = PhotorealObjective(ops, extract, r["content_layers"], r["style_layers"], content, style, weights)
     generator = ops.generator(random_generator(0))
     trainer = ops.trainer(generator, objective, r["lr"], r["lr_decay_every"], r["lr_decay_factor"], inputs=(content,))
-    for _ in range(warmup):
-        trainer.step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        trainer.step()
-        times.append(time.perf_counter() - start)
-    return times
+    return timed_steps(trainer, warmup, repeats)
 
 
 def child(spec: dict[str, Any]) -> Any:

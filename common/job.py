@@ -153,6 +153,29 @@ def check_memory(s: Settings, sizes: list[tuple[int, int]], deepest: layers.Laye
     )
 
 
+def write_record(
+    s: Settings, ops: Backend, weights: Weights, status: str, started: float, history: list[StepRecord], what: str
+) -> dict[str, Any]:
+    """The run record of a finished job, written to --log, and its loss curves drawn to --plot if asked."""
+    run_record = {
+        "settings": s.as_dict(),
+        "weights": weights.description,
+        "versions": record.versions(ops.framework, ops.version),
+        "command": record.dumps_argv(),
+        "status": status,
+        "seconds": round(time.time() - started, 3),
+        "history": [r.as_dict() for r in history],
+        "output": str(Path(s.output).resolve()),
+    }
+    if s.log:
+        record.write(s.log, run_record)
+    if s.plot and history:
+        from .plotting import plot_losses
+
+        plot_losses(history, s.plot, f"{ops.name} backend, {what}")
+    return run_record
+
+
 def resumed_settings(s: Settings, ckpt: checkpoint.Checkpoint) -> Settings:
     """The checkpoint's settings, with the output settings given now; UserError if anything else differs."""
     saved = Settings.from_dict(ckpt.settings)
@@ -366,22 +389,7 @@ def _run_job(
     if s.gif:
         ends_on_a_frame = status == "completed" and history and run.last_frame_step == history[-1].step
         images.save_gif(run.frames if ends_on_a_frame else [*run.frames, result_img], s.gif)
-    run_record = {
-        "settings": s.as_dict(),
-        "weights": weights.description,
-        "versions": record.versions(ops.framework, ops.version),
-        "command": record.dumps_argv(),
-        "status": status,
-        "seconds": round(time.time() - started, 3),
-        "history": [r.as_dict() for r in history],
-        "output": str(Path(s.output).resolve()),
-    }
-    if s.log:
-        record.write(s.log, run_record)
-    if s.plot and history:
-        from .plotting import plot_losses
-
-        plot_losses(history, s.plot, f"{ops.name} backend, {size[0]}x{size[1]}")
+    run_record = write_record(s, ops, weights, status, started, history, f"{size[0]}x{size[1]}")
     if status == "diverged":
         raise Diverged(
             f"the loss became non-finite at step {history[-1].step}; kept the last finite image in "

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import images, layers, record, samples
+from . import images, layers, samples
 from .errors import Diverged, Interrupted, UserError
 from .interface import Backend
-from .job import Result, run_size, stop_on_signals, warn
+from .job import Result, run_size, stop_on_signals, warn, write_record
 from .objective import LossWeights
 from .outputs import IMAGE_EXTENSIONS, check_writable
 from .photoreal import check_size, load_model, random_generator, save_model
@@ -116,22 +116,8 @@ def train(settings: Settings, backend: Backend | None = None, say: Callable[[str
             "seed": s.seed,
         }
         save_model(s.save_model, ops.generator_arrays(generator), meta)
-    run_record = {
-        "settings": s.as_dict(),
-        "weights": weights.description,
-        "versions": record.versions(ops.framework, ops.version),
-        "command": record.dumps_argv(),
-        "status": outcome.status,
-        "seconds": round(time.time() - started, 3),
-        "history": [r.as_dict() for r in history],
-        "output": str(Path(s.output).resolve()),
-    }
-    if s.log:
-        record.write(s.log, run_record)
-    if s.plot and history:
-        from .plotting import plot_losses
-
-        plot_losses(history, s.plot, f"{ops.name} backend, HRNet generator, {size[0]}x{size[1]}")
+    what = f"HRNet generator, {size[0]}x{size[1]}"
+    run_record = write_record(s, ops, weights, outcome.status, started, history, what)
     if outcome.status == "diverged":
         raise Diverged(
             f"the loss became non-finite at step {history[-1].step}; kept the last finite image in {s.output}; "
