@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .cpu import bf16_units, check_precision
 from .errors import NSTError, UserError
 from .flops import step_flops
 from .objective import make_objective
@@ -44,7 +45,8 @@ def matmul_peak(precision: str, sizes: Sequence[int] = (1024, 2048, 4096), secon
 
 
 def peak_child(precision: str, sizes: Sequence[int], seconds: float) -> float:
-    """In this process: the best GFLOP/s over the matrix sizes."""
+    """In this process: the best GFLOP/s over the matrix sizes, smallest first; a size whose single product takes
+    longer than ``seconds`` is the last (a CPU emulating bf16 would spend minutes on the next)."""
     try:
         import torch
     except ImportError:
@@ -65,7 +67,10 @@ def peak_child(precision: str, sizes: Sequence[int], seconds: float) -> float:
         while time.perf_counter() - start < seconds:
             product()
             count += 1
-        best = max(best, 2.0 * n**3 * count / (time.perf_counter() - start) / 1e9)
+        elapsed = time.perf_counter() - start
+        best = max(best, 2.0 * n**3 * count / elapsed / 1e9)
+        if elapsed / count > seconds:
+            break
     return best
 
 
@@ -82,7 +87,9 @@ def timed_steps(trainer: Any, warmup: int, repeats: int) -> list[float]:
 
 
 def step_times(backend: str, size: tuple[int, int], precision: str, warmup: int, repeats: int) -> list[float]:
-    """Seconds of each timed Adam step of the d2l objective (in this process)."""
+    """Seconds of each timed Adam step of the d2l objective (in this process); UserError for bf16 on a CPU
+    without bf16 units."""
+    check_precision(precision, "cpu")
     ops = load_backend(backend)
     rng = np.random.default_rng(0)
     content, style = (ops.to_tensor(rng.integers(0, 256, (*size, 3), dtype=np.uint8)) for _ in range(2))
@@ -190,7 +197,7 @@ def run(
 def table(report: dict[str, Any]) -> str:
     """The grid as a Markdown table."""
     m = report["machine"]
-    peaks = ", ".join(f"{p} {v:.0f} GFLOP/s" for p, v in report["peaks"].items())
+    peaks = ", ".join(f"{p} {v:.0f} GFLOP/s" if v >= 10 else f"{p} {v:.2g} GFLOP/s" for p, v in report["peaks"].items())
     lines = [
         f"{m['cpu']}, {m['cores']} cores; measured matmul peak: {peaks}",
         "",
@@ -215,11 +222,14 @@ def table(report: dict[str, Any]) -> str:
 
 
 # The fast recipe per backend (benchmarks: README, "Speed"): bf16 where it is faster (torch on CPUs with bf16
-# matrix units; MXNet 1.9's AMP bf16 ran slower than fp32 here), and a half-size first stage.
-FAST: dict[str, dict[str, Any]] = {
-    "torch": {"precision": "bf16", "stages": (Stage(0.5, 200), Stage(1.0, 450))},
-    "mxnet": {"precision": "fp32", "stages": (Stage(0.5, 200), Stage(1.0, 450))},
-}
+# units; MXNet 1.9's AMP bf16 ran slower than fp32 even there), and a half-size first stage.
+FAST_STAGES = (Stage(0.5, 200), Stage(1.0, 450))
+
+
+def fast_recipe(backend: str) -> dict[str, Any]:
+    """The precision and stages of the backend's fast recipe on this machine."""
+    bf16 = backend == "torch" and bf16_units() is not False
+    return {"precision": "bf16" if bf16 else "fp32", "stages": FAST_STAGES}
 
 
 def quality_child(backend: str, size: tuple[int, int], reference_steps: int = 500) -> dict[str, Any]:
@@ -249,7 +259,7 @@ def quality_child(backend: str, size: tuple[int, int], reference_steps: int = 50
         return sum(r.seconds for r in result.history), loss, len(result.history)
 
     ref_seconds, ref_loss, _ = run(steps=reference_steps)
-    recipe = dict(FAST[backend])
+    recipe = fast_recipe(backend)
     if reference_steps != 500:  # a shortened check (tests): shorten the fast recipe alike
         recipe["stages"] = tuple(
             replace(st, steps=max(1, st.steps * reference_steps // 500)) for st in recipe["stages"]

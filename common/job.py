@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import checkpoint, images, layers, memory, record, samples
+from . import checkpoint, cpu, images, layers, memory, record, samples
 from .errors import Diverged, Interrupted, UserError
 from .interface import Backend, Tensor, Trainer
 from .lbfgs import LBFGSTrainer
@@ -327,6 +327,7 @@ def _run_job(
                 )
 
     check_memory(s, [stage_size(size, stage) for stage in stages], deepest)
+    cpu.check_precision(s.precision, s.device)
     ops = backend or load_backend(s.backend, s.device)
     if ckpt is not None and ckpt.backend != ops.name:
         raise UserError(f"the checkpoint was made by the {ckpt.backend} backend; resume it there")

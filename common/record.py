@@ -10,19 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from . import cpu
 from .outputs import write_text
-
-
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def versions(framework: str | None = None, framework_version: str | None = None) -> dict[str, Any]:
@@ -31,7 +20,7 @@ def versions(framework: str | None = None, framework_version: str | None = None)
         "python": platform.python_version(),
         "numpy": np.__version__,
         "platform": platform.platform(),
-        "cpu": cpu_model(),
+        "cpu": cpu.model(),
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
     }
     if framework:

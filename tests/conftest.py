@@ -54,3 +54,33 @@ def image_files(tmp_path: Path) -> tuple[Path, Path]:
     smooth_image(48, 64, seed=1).save(content)
     Image.fromarray(random_pixels(40, 40, seed=2)).save(style, quality=95)
     return content, style
+
+
+# What this machine's CPU really has, before any test plays another CPU: MXNet 1.9's oneDNN has no bf16
+# convolution without AVX-512 ("could not create a primitive descriptor"), so its bf16 path cannot run here.
+REAL_BF16_UNITS, REAL_CPU = common.cpu.bf16_units(), common.cpu.model()
+
+
+def skip_mxnet_bf16_without_units(name: str) -> None:
+    """Skip an MXNet bf16 test on a CPU without bf16 units, where MXNet cannot build a bf16 convolution."""
+    if name == "mxnet" and REAL_BF16_UNITS is False:
+        pytest.skip(f"MXNet's oneDNN has no bf16 convolution on this CPU ({REAL_CPU}: no AVX-512 bf16)")
+
+
+def play_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: str) -> None:
+    """Make this process and its children read a /proc/cpuinfo with these flags (common.cpu, $NST_CPUINFO)."""
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: {flags}\n", encoding="utf-8")
+    monkeypatch.setenv("NST_CPUINFO", str(info))
+
+
+@pytest.fixture
+def cpu_with_bf16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CPU with AMX bf16 units, whatever this machine has: the bf16 path runs (slowly where it is emulated)."""
+    play_cpu(tmp_path, monkeypatch, "fpu sse avx2 avx512f avx512_bf16 amx_bf16 amx_tile")
+
+
+@pytest.fixture
+def cpu_without_bf16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CPU with AVX2 and no bf16 units, whatever this machine has."""
+    play_cpu(tmp_path, monkeypatch, "fpu sse avx avx2 fma")
