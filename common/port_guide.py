@@ -148,8 +148,9 @@ PITFALLS = (
     Pitfall(
         "MXNet with oneDNN: training-mode convolutions differ from inference-mode ones",
         "Inside `autograd.record()` (training mode by default) oneDNN runs a convolution through another "
-        "primitive than outside it; results differ by about 1e-6. Targets computed outside `record()` then do "
-        "not match the same image's features inside it: the content loss of the content image is not 0.",
+        "primitive than outside it; results differ by about 1e-6 (seen on an AVX-512 Xeon; on an AVX2-only EPYC "
+        "the two agree). Targets computed outside `record()` then do not match the same image's features inside "
+        "it: the content loss of the content image is not 0.",
         "Run every forward pass of the network in the same mode. Training mode is the one to choose (next "
         "pitfall); VGG has no dropout or batch norm, so nothing else changes.",
         "test_mxnet_onednn_convolution_differs_between_training_and_inference_mode",
@@ -261,8 +262,9 @@ PITFALLS = (
     Pitfall(
         "torch's channels_last float32 convolutions are less accurate",
         "`memory_format=torch.channels_last` makes oneDNN's CPU convolutions about 12% faster here but about 3x "
-        "less accurate in float32 (1e-6 instead of 3e-7 relative): enough to move ReLU branches (previous "
-        "pitfall) and to fail float32 gradient parity.",
+        "less accurate in float32 (1e-6 instead of 3e-7 relative) on an AVX-512 Xeon (on an AVX2-only EPYC both "
+        "layouts are equally accurate): enough to move ReLU branches (previous pitfall) and to fail float32 "
+        "gradient parity.",
         "Keep NCHW for float32 runs that must match another framework.",
         "test_torch_channels_last_float32_convolutions_are_less_accurate",
         "tests/test_parity.py::test_check",
@@ -442,7 +444,10 @@ SPEED_NOTES = (
         "bfloat16",
         "torch's `autocast(dtype=torch.bfloat16)` with channels_last uses the CPU's AMX units: 3x faster per step "
         "here, final d2l losses within 0.1% of float32. MXNet 1.9's AMP (`amp.convert_hybrid_block`) runs, but its "
-        "oneDNN bf16 kernels were about 2x slower than float32 on this CPU, so MXNet's fast mode stays float32.",
+        "oneDNN bf16 kernels were about 2x slower than float32 on this CPU, so MXNet's fast mode stays float32. "
+        "Both need bf16 units: on an AMD EPYC with AVX2 only, torch emulated bf16 (a 300x450 step took 74 s "
+        "against 2.0 s in float32) and MXNet could not build a bf16 convolution at all ('could not create a "
+        "primitive descriptor iterator'), so `--precision bf16` is refused on such a CPU (common/cpu.py).",
     ),
     (
         "MXNet's `BilinearResize2D` backward and reduction-based normalization",

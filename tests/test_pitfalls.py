@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import get_backend
+from conftest import get_backend, skip_without_avx512
 from helpers import random_pixels, smooth_image
 from PIL import Image
 
@@ -64,6 +64,7 @@ def test_mxnet_adam_adds_epsilon_before_bias_correction(mx) -> None:
 
 
 def test_mxnet_onednn_convolution_differs_between_training_and_inference_mode(mx) -> None:
+    skip_without_avx512("training and inference convolutions differ")
     from mxnet import autograd
 
     net = mx.gluon.nn.HybridSequential()
@@ -168,7 +169,8 @@ def test_gluon_trainer_step_divides_gradients_by_the_batch_size(mx) -> None:
 
 def test_float32_gradients_differ_where_a_relu_input_is_within_rounding_of_zero() -> None:
     """At this image a conv4_3 input is +1.0e-6 in float64 and rounds to opposite signs in torch and MXNet
-    float32: their gradients differ by far more than rounding, as does torch float32 from its own float64."""
+    float32: their gradients differ by far more than rounding, and so does the one whose sign differs from
+    float64's from its own float64 (torch on an AVX-512 Xeon, MXNet on an AVX2 EPYC: the kernels round apart)."""
     torch_ops, mxnet_ops = get_backend("torch"), get_backend("mxnet")
     size = (40, 56)
     rng = np.random.default_rng(0)
@@ -187,11 +189,13 @@ def test_float32_gradients_differ_where_a_relu_input_is_within_rounding_of_zero(
             )
             grads[ops.name, dtype] = ops.to_numpy(ops.gradient(objective, ops.to_tensor(pixels, dtype))[1])
     assert parity.differences(grads["torch", "float32"], grads["mxnet", "float32"])[1] > 1e-4
-    assert parity.differences(grads["torch", "float32"], grads["torch", "float64"])[1] > 1e-4
+    off = {name: parity.differences(grads[name, "float32"], grads[name, "float64"])[1] for name in ("torch", "mxnet")}
+    assert max(off.values()) > 1e-4 and min(off.values()) < 1e-4, off  # exactly one took float64's other branch
     assert parity.differences(grads["torch", "float64"], grads["mxnet", "float64"])[1] < 1e-13
 
 
 def test_torch_channels_last_float32_convolutions_are_less_accurate(torch) -> None:
+    skip_without_avx512("channels_last float32 convolutions are less accurate")
     F = torch.nn.functional
     rng = np.random.default_rng(0)
     x64 = torch.from_numpy(rng.standard_normal((1, 256, 20, 28)))
