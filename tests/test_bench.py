@@ -91,10 +91,10 @@ def test_time_to_quality_reports_both_runs(both) -> None:
     result = bench.quality_child("mxnet", (32, 48), reference_steps=20)
     assert result["reference"]["loss"] > 0
     assert [st["scale"] for st in result["fast"]["recipe"]["stages"]] == [0.5, 1.0]
-    assert result["fast"]["steps"] == 8 + 18  # the fast recipe shortened alike: 200 and 450 steps x 20 / 500
+    assert result["fast"]["steps"] == 12 + 3  # the fast recipe shortened alike: 300 and 80 steps x 20 / 500
     assert result["fast"]["reached"] == (result["fast"]["loss"] <= result["reference"]["loss"])
     assert result["ratio"] == pytest.approx(result["fast"]["seconds"] / result["reference"]["seconds"])
-    assert "Adam fp32, 8 steps at 0.5x, 18 steps at 1x" in bench.quality_table([result])
+    assert "Adam fp32, 12 steps at 0.5x, 3 steps at 1x (lr 0.05, x0.8 every 20)" in bench.quality_table([result])
 
 
 def test_bench_on_a_cpu_without_bf16_units_says_why_its_bf16_cells_are_empty(both, cpu_without_bf16, tmp_path, capsys):
