@@ -33,13 +33,13 @@ def load_image(path: str | os.PathLike, what: str = "image") -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # e.g. "Corrupt EXIF data": the image itself is fine
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(p)
-            w, h = img.size
-            if w * h > MAX_PIXELS:
-                raise UserError(f"{what} {str(p)!r} declares {w}x{h} pixels, more than {MAX_PIXELS:,}: refused")
-            img.seek(0)  # first frame of an animation
-            img.load()
-            return to_rgb(ImageOps.exif_transpose(img))
+            with Image.open(p) as img:  # closed on leaving: PIL keeps an animation's file open for its frames
+                w, h = img.size
+                if w * h > MAX_PIXELS:
+                    raise UserError(f"{what} {str(p)!r} declares {w}x{h} pixels, more than {MAX_PIXELS:,}: refused")
+                img.seek(0)  # first frame of an animation
+                img.load()
+                return to_rgb(ImageOps.exif_transpose(img))
     except UserError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import struct
 import warnings
@@ -113,6 +114,20 @@ def test_an_animated_gif_gives_its_first_frame(tmp_path: Path) -> None:
     path = tmp_path / "anim.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
     assert np.asarray(images.load_image(path)).reshape(-1, 3).mean(0).round().tolist() == [255, 0, 0]
+
+
+def test_loading_leaves_no_file_open(tmp_path: Path) -> None:
+    """PIL keeps an animation's file open for its other frames; load_image closes it (no ResourceWarning)."""
+    frames = [Image.new("RGB", (24, 24), c) for c in ((255, 0, 0), (0, 0, 255))]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    Image.new("RGB", (24, 24)).save(tmp_path / "still.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kept = [images.load_image(path), images.load_image(tmp_path / "still.png")]
+        gc.collect()
+    assert all(img.size == (24, 24) for img in kept)
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "P", "RGBA", "CMYK", "I;16", "F"])
