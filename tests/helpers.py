@@ -34,3 +34,19 @@ def stylize_argv(backend: str | None, files, output, *extra: str, log=None) -> l
     argv = ["stylize"] + (["--backend", backend] if backend else [])
     argv += ["--content", str(files[0]), "--style", str(files[1]), "--output", str(output)]
     return argv + (["--log", str(log)] if log else []) + list(extra)
+
+
+def conv_layout_errors() -> dict[str, float]:
+    """Relative error of a float32 256-channel torch convolution against float64, in NCHW and in channels_last."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    x64 = torch.from_numpy(rng.standard_normal((1, 256, 20, 28)))
+    w64 = torch.from_numpy(rng.standard_normal((256, 256, 3, 3)) * 0.03)
+    exact = torch.nn.functional.conv2d(x64, w64, padding=1)
+    errors = {}
+    for name, fmt in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
+        x, w = x64.float().contiguous(memory_format=fmt), w64.float().contiguous(memory_format=fmt)
+        got = torch.nn.functional.conv2d(x, w, padding=1).double()
+        errors[name] = float((got - exact).abs().max() / exact.abs().max())
+    return errors

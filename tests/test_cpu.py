@@ -36,3 +36,9 @@ def test_check_precision_refuses_bf16_only_on_a_cpu_known_to_lack_bf16_units(tmp
     cpu.check_precision("bf16", "cpu")
     monkeypatch.setenv("NST_CPUINFO", str(tmp_path / "missing"))
     cpu.check_precision("bf16", "cpu")  # flags unknown (no /proc/cpuinfo): not refused
+
+
+def test_channels_last_fp32_only_on_x86_with_avx2_and_no_avx512() -> None:
+    assert cpu.channels_last_fp32(X86) is True
+    assert cpu.channels_last_fp32(SPR) is False  # oneDNN's AVX-512 channels_last float32 kernels are less accurate
+    assert cpu.channels_last_fp32(ARM) is False and cpu.channels_last_fp32("") is False  # not measured: NCHW

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import random_pixels, rel_err
+from conftest import get_backend
+from helpers import conv_layout_errors, random_pixels, rel_err
 
 import common
 from common import layers, reference
@@ -72,3 +73,38 @@ def test_a_layer_deeper_than_the_net_is_refused(backend) -> None:
     net = backend.vgg19("random", upto="pool1")
     with pytest.raises(ValueError, match="deeper than the net"):
         backend.feature_extractor(net, ["conv2_1"])
+
+
+@pytest.mark.parametrize("flags", ["fpu avx avx2 fma", "fpu avx2 avx512f"])
+def test_torch_float32_layout_follows_the_cpu_and_gives_the_same_features(
+    weights, tmp_path, monkeypatch, flags: str
+) -> None:
+    import torch
+    from conftest import play_cpu
+
+    torch_backend = get_backend("torch")
+    play_cpu(tmp_path, monkeypatch, flags)
+    X = reference.preprocess(random_pixels(H, W, seed=4))
+    net = torch_backend.vgg19("random", seed=SEED, upto="conv5_1")
+    extract = torch_backend.feature_extractor(net, layers.NAMES[: layers.NAMES.index("conv5_1") + 1])
+    channels_last = "avx512f" not in flags
+    assert extract.module.channels_last is channels_last
+    assert extract.module.net[0].weight.is_contiguous(memory_format=torch.channels_last) is channels_last
+    got = {k: torch_backend.to_numpy(v) for k, v in extract(torch_backend.asarray(X.astype("float32"))).items()}
+    ref = reference.vgg_features(X, weights, list(got), "max")
+    for name, value in got.items():
+        assert rel_err(value, ref[name]) <= 1e-4, name
+    float64 = torch_backend.vgg19("random", seed=SEED, dtype="float64", upto="conv5_1")
+    assert torch_backend.feature_extractor(float64, ["conv1_1"]).module.channels_last is False  # oneDNN: float32
+
+
+def test_torch_channels_last_float32_is_as_accurate_where_the_backend_chooses_it() -> None:
+    """The rule's premise on this machine: where cpu.channels_last_fp32() holds, channels_last convolutions are as
+    accurate as NCHW (where it does not, pitfall 16 in the porting guide shows them 3x less accurate)."""
+    from conftest import REAL_CPUINFO
+
+    get_backend("torch")
+    if not common.cpu.channels_last_fp32(REAL_CPUINFO):
+        pytest.skip(f"the torch backend keeps NCHW for float32 on this CPU ({common.cpu.model(REAL_CPUINFO)})")
+    errors = conv_layout_errors()
+    assert errors["channels_last"] <= 1.5 * errors["nchw"], errors
