@@ -34,12 +34,12 @@ def step_flops(size: tuple[int, int], content_layers: Sequence[str], style_layer
         if layer.kind == "conv"
     )
     gram_fwd = sum(2.0 * sizes[n][0].out_channels ** 2 * sizes[n][1] * sizes[n][2] for n in style_layers)
-    # backward: a conv's input gradient costs what its forward does; Y Y^T's gradient is two products like it
+    # backward: a conv's input gradient costs what its forward does; Y Y^T's gradient, (G' + G'^T) Y, one product
     flops = {
         "conv forward": conv_fwd,
         "conv backward": conv_fwd,
         "gram forward": gram_fwd,
-        "gram backward": 2 * gram_fwd,
+        "gram backward": gram_fwd,
     }
     flops["total"] = sum(flops.values())
     return flops
