@@ -2,11 +2,14 @@
 
 Every contender runs in a fresh process (so thread settings and caches do not leak between them), on the
 same seeded random VGG-19 weights and the same random content and style images, d2l settings (layers
-0,5,10,19,28 and 25, weights 1/1e4/10, Adam). Each process times --steps steps after --warmup steps; the
-median is reported. Usage:
+0,5,10,19,28 and 25, weights 1/1e4/10, Adam). Each process times --steps steps after --warmup steps. The
+contenders run in --rounds interleaved rounds (the order reversed every other round), each round beginning with
+a measurement of the fp32 matmul peak, so that all of them, and the peak, see the same spells of a shared
+machine's load; the median of all timed steps is reported, and the FLOP floor divides the step's FLOPs by the
+median of the rounds' peaks. Usage:
 
     python benchmarks/step_time.py                      # 150x225 and 300x450, writes benchmarks/results/step_time.json
-    python benchmarks/step_time.py --sizes 300x450 --steps 5
+    python benchmarks/step_time.py --sizes 300x450 --steps 5 --rounds 1
 """
 
 from __future__ import annotations
@@ -91,8 +94,9 @@ def main() -> None:
     """Measure every contender at every size and print a Markdown table."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="150x225,300x450")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--steps", type=int, default=4, help="timed steps per contender and round")
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--contenders", default=",".join(c for c in CONTENDERS if c != "floor"))
     p.add_argument("--out", default=str(HERE / "results" / "step_time.json"))
     p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
@@ -104,34 +108,47 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(ROOT))
+    from common.bench import matmul_peak
     from common.record import versions
 
-    results = []
-    for size in args.sizes.split(","):
-        h, w = map(int, size.split("x"))
-        for contender in args.contenders.split(","):
-            times = run_contender(contender, h, w, args.warmup, args.steps)
-            results.append(
-                {
-                    "contender": contender,
-                    "size": [h, w],
-                    "median": statistics.median(times),
-                    "min": min(times),
-                    "max": max(times),
-                    "steps": times,
-                }
-            )
-            print(f"{contender:26s} {h}x{w}: median {statistics.median(times):.3f} s/step", file=sys.stderr)
+    sizes = [tuple(map(int, size.split("x"))) for size in args.sizes.split(",")]
+    contenders = args.contenders.split(",")
+    times: dict[tuple[str, tuple[int, int]], list[float]] = {(c, s): [] for s in sizes for c in contenders}
+    peaks = []
+    for r in range(args.rounds):
+        peaks.append(matmul_peak("fp32", seconds=1))
+        print(f"round {r + 1}: fp32 matmul peak {peaks[-1]:.0f} GFLOP/s", file=sys.stderr)
+        for h, w in sizes:
+            for contender in contenders if r % 2 == 0 else contenders[::-1]:
+                steps = run_contender(contender, h, w, args.warmup, args.steps)
+                times[contender, (h, w)] += steps
+                print(f"  {contender:26s} {h}x{w}: {statistics.median(steps):.3f} s/step", file=sys.stderr)
+    results = [
+        {
+            "contender": c,
+            "size": list(size),
+            "median": statistics.median(steps),
+            "min": min(steps),
+            "max": max(steps),
+            "steps": steps,
+        }
+        for (c, size), steps in times.items()
+    ]
     machine = versions()
     import mxnet
     import torch
 
-    from common.bench import matmul_peak
     from common.flops import step_flops
     from common.settings import D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS
 
-    machine.update(torch=torch.__version__, mxnet=mxnet.__version__, fp32_matmul_gflops=matmul_peak("fp32", seconds=2))
-    for size in {tuple(r["size"]) for r in results}:  # the FLOP floor: FLOPs of a step at the matmul peak
+    machine.update(
+        torch=torch.__version__,
+        mxnet=mxnet.__version__,
+        rounds=args.rounds,
+        fp32_matmul_gflops_per_round=peaks,
+        fp32_matmul_gflops=statistics.median(peaks),
+    )
+    for size in sizes:  # the FLOP floor: FLOPs of a step at the matmul peak
         flops = step_flops(size, D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS)["total"]
         results.append(
             {"contender": "floor", "size": list(size), "median": flops / 1e9 / machine["fp32_matmul_gflops"]}
@@ -147,7 +164,8 @@ def table(results: list[dict], machine: dict) -> str:
     sizes = sorted({tuple(r["size"]) for r in results})
     lines = [
         f"Machine: {machine['cpu']}, {machine['cores']} cores; torch {machine['torch']}, mxnet {machine['mxnet']}; "
-        f"measured fp32 matmul peak {machine.get('fp32_matmul_gflops', float('nan')):.0f} GFLOP/s.",
+        f"measured fp32 matmul peak {machine.get('fp32_matmul_gflops', float('nan')):.0f} GFLOP/s"
+        f" (median of {machine.get('rounds', 1)} rounds).",
         "",
         "| contender | " + " | ".join(f"{h}x{w} s/step" for h, w in sizes) + " |",
         "|---|" + "---:|" * len(sizes),
