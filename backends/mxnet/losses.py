@@ -11,7 +11,7 @@ def gram(Y: nd.NDArray) -> nd.NDArray:
     FullyConnected computes data @ weight^T through oneDNN's inner product (nd.dot: OpenBLAS, 2.4x slower). The
     weight is Y with its gradient stopped, and G^T - G^T.detach() (exactly zero) adds back the gradient that
     drops: the value is Y Y^T bit for bit, and backward makes one product, (G' + G'^T) Y, where recording
-    FullyConnected(Y, Y) makes two, one per input, and adds them (1.7x the time on these shapes).
+    FullyConnected(Y, Y) makes two, one per input, and adds them (1.8x the time on these shapes).
     """
     num_channels, n = Y.shape[1], Y.size // Y.shape[1]
     M = Y.reshape((num_channels, n))
