@@ -4,11 +4,12 @@
     vgg.py         VGG-19 features and the extractor      trainer.py  SynthesizedImage, Adam, one step
     weights.py     the framework's weight files and its ImageNet download
 
-Nothing here imports a framework: ``common.load_backend(name)`` imports ``backends.<name>`` when it is chosen.
+Nothing here imports a framework: ``common.load_backend(name)`` (common/core/interface.py) imports
+``backends.<name>`` when it is chosen.
 """
 
 import importlib
 
 # A checkout imports the packages as top-level `common` and `backends`; installed, they are `nst.common` and
-# `nst.backends`. Either way a backend module reaches the contract with `from .. import common`.
-common = importlib.import_module(__name__.rpartition("backends")[0] + "common")
+# `nst.backends`. Either way a backend module reaches the contract, and only the contract, with `from .. import core`.
+core = importlib.import_module(__name__.rpartition("backends")[0] + "common.core")

@@ -23,7 +23,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from common import memory  # noqa: E402
-from common.record import versions  # noqa: E402
+from common.jobs.record import versions  # noqa: E402
 
 SIZES = ((128, 128), (256, 256), (384, 576), (512, 768), (768, 1024))
 

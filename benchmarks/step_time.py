@@ -49,7 +49,7 @@ def measure(contender: str, h: int, w: int, warmup: int, steps: int) -> list[flo
         import documents
 
         framework = contender.split("-")[0]
-        content, style = (common.reference.preprocess(p).astype(np.float32) for p in (content_px, style_px))
+        content, style = (common.core.reference.preprocess(p).astype(np.float32) for p in (content_px, style_px))
         step = getattr(documents, f"{framework}_step_factory")(common.random_vgg19(0), content, style)
     else:
         ops = common.load_backend(contender)
@@ -108,8 +108,7 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(ROOT))
-    from common.bench import matmul_peak
-    from common.record import versions
+    from common.studies.peak import matmul_peak
 
     sizes = [tuple(map(int, size.split("x"))) for size in args.sizes.split(",")]
     contenders = args.contenders.split(",")
@@ -134,28 +133,35 @@ def main() -> None:
         }
         for (c, size), steps in times.items()
     ]
-    machine = versions()
+    machine = machine_and_floors(sizes, peaks, args.rounds, results)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
+    print(table(results, machine))
+
+
+def machine_and_floors(sizes: list[tuple[int, int]], peaks: list[float], rounds: int, results: list[dict]) -> dict:
+    """The machine's description (with the median peak), and a FLOP-floor row per size appended to results."""
     import mxnet
     import torch
 
-    from common.flops import step_flops
-    from common.settings import D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS
+    from common.core.recipe import CONTENT_LAYERS, STYLE_LAYERS
+    from common.jobs.record import versions
+    from common.studies.flops import step_flops
 
+    machine = versions()
     machine.update(
         torch=torch.__version__,
         mxnet=mxnet.__version__,
-        rounds=args.rounds,
+        rounds=rounds,
         fp32_matmul_gflops_per_round=peaks,
         fp32_matmul_gflops=statistics.median(peaks),
     )
     for size in sizes:  # the FLOP floor: FLOPs of a step at the matmul peak
-        flops = step_flops(size, D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS)["total"]
+        flops = step_flops(size, CONTENT_LAYERS, STYLE_LAYERS)["total"]
         results.append(
             {"contender": "floor", "size": list(size), "median": flops / 1e9 / machine["fp32_matmul_gflops"]}
         )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
-    print(table(results, machine))
+    return machine
 
 
 def table(results: list[dict], machine: dict) -> str:

@@ -1,7 +1,10 @@
-"""Everything framework-free: the backend contract, VGG-19 layer names, settings, image I/O, the numpy
-reference of every loss, the objective and the optimization loop. Importing it imports no framework.
+"""Everything framework-free, in three layers, each using only the ones below it:
 
-The Python API::
+    core/     the contract every backend implements (interface.py) and its framework-free math
+    jobs/     settings and presets, the stylize and photoreal jobs, and the files they read and write
+    studies/  around the jobs: parity, bench, compare, FLOPs, the porting guide (not imported here)
+
+Importing it imports no framework. The Python API::
 
     import common                          # installed: from nst import common
     torch_ops = common.load_backend("torch")
@@ -10,35 +13,27 @@ The Python API::
     result = common.stylize(common.Settings(backend="mxnet", steps=100))
 """
 
-from . import (
-    bench,
-    compare,
-    convert,
-    cpu,
-    flops,
-    images,
-    layers,
-    memory,
-    outputs,
-    parity,
-    photoreal,
-    photoreal_job,
-    port_guide,
-    presets,
-    record,
-    reference,
-    samples,
-    settings,
-    training,
-    weights,
+from . import core, jobs
+from .core import (
+    BACKENDS,
+    Backend,
+    BackendUnavailable,
+    Diverged,
+    Interrupted,
+    LossWeights,
+    NSTError,
+    Objective,
+    Trainer,
+    UserError,
+    VGGWeights,
+    WeightsUnavailable,
+    compute_loss,
+    is_installed,
+    load_backend,
+    random_vgg19,
 )
-from .errors import BackendUnavailable, Diverged, Interrupted, NSTError, UserError, WeightsUnavailable
-from .interface import Backend, Trainer
-from .job import Result, stylize
-from .objective import LossWeights, Objective, compute_loss
-from .registry import BACKENDS, is_installed, load_backend
-from .settings import Settings
-from .weights import Weights, random_vgg19
+from .jobs import Result, Settings
+from .jobs.stylize import stylize
 
 __all__ = [
     "BACKENDS",
@@ -53,31 +48,13 @@ __all__ = [
     "Settings",
     "Trainer",
     "UserError",
-    "Weights",
+    "VGGWeights",
     "WeightsUnavailable",
-    "bench",
-    "compare",
     "compute_loss",
-    "convert",
-    "cpu",
-    "flops",
-    "images",
+    "core",
     "is_installed",
-    "layers",
+    "jobs",
     "load_backend",
-    "memory",
-    "outputs",
-    "parity",
-    "photoreal",
-    "photoreal_job",
-    "port_guide",
-    "presets",
     "random_vgg19",
-    "record",
-    "reference",
-    "samples",
-    "settings",
     "stylize",
-    "training",
-    "weights",
 ]

@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import common  # noqa: E402
 from common import images, samples  # noqa: E402
-from common.plotting import plot_comparison  # noqa: E402
+from common.jobs.plotting import plot_comparison  # noqa: E402
 
 
 def main() -> None:
@@ -39,7 +39,7 @@ def main() -> None:
     for name in ("torch", "mxnet"):
         values = {"backend": name, "size": size, "steps": args.steps, "quiet": True}
         values.update(output=str(out / f"{prefix}{name}.png"), log=str(out / f"{prefix}{name}.json"))
-        settings = common.presets.settings(values, recipe)
+        settings = common.jobs.presets.settings(values, recipe)
         results[name] = common.stylize(settings)
         print(f"{name}: {results[name].weights}", file=sys.stderr)
     content = images.load_image(samples.sample_path(samples.CONTENT)).resize(size[::-1])

@@ -58,13 +58,13 @@ def image_files(tmp_path: Path) -> tuple[Path, Path]:
 
 # What this machine's CPU really has, before any test plays another CPU: MXNet 1.9's oneDNN has no bf16
 # convolution without AVX-512 ("could not create a primitive descriptor"), so its bf16 path cannot run here.
-REAL_CPUINFO = common.cpu.cpuinfo()
-REAL_BF16_UNITS, REAL_CPU = common.cpu.bf16_units(REAL_CPUINFO), common.cpu.model(REAL_CPUINFO)
+REAL_CPUINFO = common.core.cpu.cpuinfo()
+REAL_BF16_UNITS, REAL_CPU = common.core.cpu.bf16_units(REAL_CPUINFO), common.core.cpu.model(REAL_CPUINFO)
 
 
 def skip_without_avx512(what: str) -> None:
     """Skip a test of oneDNN behaviour seen on an AVX-512 Xeon and not on an AVX2-only CPU (other kernels there)."""
-    flags = common.cpu.flags(REAL_CPUINFO)
+    flags = common.core.cpu.flags(REAL_CPUINFO)
     if flags is not None and "avx512f" not in flags:
         pytest.skip(f"{what}: seen with oneDNN's AVX-512 kernels; this CPU ({REAL_CPU}) has no AVX-512")
 

@@ -12,9 +12,10 @@ from conftest import REAL_BF16_UNITS, get_backend, skip_mxnet_bf16_without_units
 from helpers import stylize_argv
 
 import cli
-from common import bench, flops
-from common.objective import make_objective
-from common.settings import D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS
+from common.core.objective import make_objective
+from common.core.recipe import CONTENT_LAYERS, STYLE_LAYERS
+from common.studies import bench, flops
+from common.studies.peak import peak_child
 
 
 @pytest.mark.parametrize("size", [(32, 48), (64, 64)])
@@ -24,16 +25,16 @@ def test_the_flop_count_matches_torchs_own_flop_counter(size) -> None:
 
     rng = np.random.default_rng(0)
     content, style = (ops.to_tensor(rng.integers(0, 256, (*size, 3), dtype=np.uint8)) for _ in range(2))
-    objective = make_objective(ops, content, style, D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS)
+    objective = make_objective(ops, content, style, CONTENT_LAYERS, STYLE_LAYERS)
     X = content.clone().requires_grad_(True)
     with FlopCounterMode(display=False) as counter:
         objective(X)[3].backward()
-    counted = flops.step_flops(size, D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS)["total"]
+    counted = flops.step_flops(size, CONTENT_LAYERS, STYLE_LAYERS)["total"]
     assert counter.get_total_flops() == pytest.approx(counted, rel=1e-9)
 
 
 def test_the_counted_flops_at_300x450_are_those_of_the_environment_notes() -> None:
-    f = flops.step_flops((300, 450), D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS)
+    f = flops.step_flops((300, 450), CONTENT_LAYERS, STYLE_LAYERS)
     assert (f["conv forward"] + f["conv backward"]) / 1e9 == pytest.approx(193.3, abs=0.1)
 
 
@@ -112,7 +113,7 @@ def test_bench_on_a_cpu_without_bf16_units_says_why_its_bf16_cells_are_empty(bot
 
 def test_the_bf16_matmul_peak_stops_at_the_first_size_slower_than_its_time_budget() -> None:
     start = time.perf_counter()
-    peak = bench.peak_child("fp32", [64, 3000], seconds=1e-6)  # 64 takes longer than 1e-6 s: 3000 never runs
+    peak = peak_child("fp32", [64, 3000], seconds=1e-6)  # 64 takes longer than 1e-6 s: 3000 never runs
     assert peak > 0 and time.perf_counter() - start < 1.0
 
 

@@ -15,7 +15,8 @@ from helpers import stylize_argv
 from PIL import Image
 
 import cli
-from common import parity, weights
+from common.core import weights
+from common.studies import parity
 
 BASE = ["--size", "32", "40", "--steps", "6", "--lr-decay-every", "2", "--dtype", "float64", "--quiet"]
 

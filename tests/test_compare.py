@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import cli
-from common import compare
+from common.studies import compare
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import common
-from common.interface import Backend
+from common.core.interface import Backend
 
 ROOT = Path(__file__).resolve().parents[1]
 

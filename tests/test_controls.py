@@ -12,7 +12,9 @@ from PIL import Image
 
 import cli
 import common
-from common import images, parity, reference
+from common.core import pixels, reference
+from common.jobs import images
+from common.studies import parity
 
 BASE = ["--weights", "random", "--quiet"]
 
@@ -151,7 +153,7 @@ def test_a_zero_style_layer_weight_is_the_same_as_leaving_the_layer_out(image_fi
 
 
 def test_style_scale_keeps_the_style_images_aspect_ratio(tmp_path) -> None:
-    from common.job import style_size
+    from common.jobs.gatys import style_size
 
     s = common.Settings(style_scale=0.5)
     assert style_size(s, (100, 200), Image.new("RGB", (300, 600))) == (100, 50)  # (H, W): 600x300 image, side 100
@@ -231,11 +233,11 @@ def test_each_init_starts_from_its_image(init, backend, image_files, tmp_path, c
     expected = {"content": image_files[0], "style": image_files[1], "PATH": start}.get(init)
     got = np.asarray(Image.open(out), np.float64)
     if expected is None:
-        from common.job import noise_image
+        from common.jobs.gatys import noise_image
 
         np.testing.assert_allclose(got, noise_image(0, (32, 48)), atol=1)
     else:
-        np.testing.assert_allclose(got, images.pixels(images.load_image(expected), (32, 48)), atol=1)
+        np.testing.assert_allclose(got, pixels.pixels(images.load_image(expected), (32, 48)), atol=1)
 
 
 def test_max_side_and_min_side_keep_the_contents_aspect_ratio(image_files, tmp_path, capsys) -> None:
@@ -289,7 +291,7 @@ def test_gif_writes_an_animation_of_the_progress(backend, image_files, tmp_path,
 
 
 def test_clamp_keeps_every_pixel_valid(backend) -> None:
-    from common.job import pixel_bounds
+    from common.jobs.gatys import pixel_bounds
 
     low, high = pixel_bounds(True)
     X = backend.asarray(np.random.default_rng(0).normal(0, 5, (1, 3, 8, 8)).astype(np.float32))

@@ -9,7 +9,8 @@ import pytest
 from conftest import get_backend
 
 import cli
-from common import layers, weights
+from common.core import layers, weights
+from common.core.interface import read_weights_file
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +44,7 @@ def test_a_round_trip_is_bit_exact(tmp_path: Path, capsys) -> None:
     assert convert(src, mid, capsys)[0] == 0
     code, out, _ = convert(mid, back, capsys)
     assert code == 0 and "wrote" in out
-    again = weights.read_file(back)
+    again = read_weights_file(back)
     assert sorted(again) == sorted(state)
     for key in state:
         assert again[key].dtype == state[key].dtype
@@ -93,7 +94,7 @@ def test_gluon_legacy_names_are_converted(tmp_path: Path, capsys) -> None:
     w = np.ones((64, 3, 3, 3), np.float32)
     mx.nd.save(str(src), {"vgg0_conv0_weight": mx.nd.array(w), "vgg0_conv0_bias": mx.nd.zeros(64)})
     assert convert(src, dst, capsys)[0] == 0
-    assert sorted(weights.read_file(dst)) == ["features.0.bias", "features.0.weight"]
+    assert sorted(read_weights_file(dst)) == ["features.0.bias", "features.0.weight"]
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from common import cpu
-from common.errors import UserError
+from common.core import cpu
+from common.core.errors import UserError
 
 X86 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx avx2 fma\n\nprocessor\t: 1\nflags\t\t: fpu\n"
 SPR = "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: avx2 avx512f avx512_bf16 amx_bf16\n"

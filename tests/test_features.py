@@ -8,7 +8,7 @@ from conftest import get_backend
 from helpers import conv_layout_errors, random_pixels, rel_err
 
 import common
-from common import layers, reference
+from common.core import layers, reference
 
 SEED = 3
 H, W = 32, 32  # pool5 is then 1x1
@@ -104,7 +104,7 @@ def test_torch_channels_last_float32_is_as_accurate_where_the_backend_chooses_it
     from conftest import REAL_CPUINFO
 
     get_backend("torch")
-    if not common.cpu.channels_last_fp32(REAL_CPUINFO):
-        pytest.skip(f"the torch backend keeps NCHW for float32 on this CPU ({common.cpu.model(REAL_CPUINFO)})")
+    if not common.core.cpu.channels_last_fp32(REAL_CPUINFO):
+        pytest.skip(f"the torch backend keeps NCHW for float32 on this CPU ({common.core.cpu.model(REAL_CPUINFO)})")
     errors = conv_layout_errors()
     assert errors["channels_last"] <= 1.5 * errors["nchw"], errors

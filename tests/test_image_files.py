@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import cli
-from common import UserError, images
+from common import UserError
+from common.jobs import images
 
 BACKENDS = ["torch", "mxnet"]
 

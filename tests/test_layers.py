@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from common import layers
+from common.core import layers
 
 
 def test_there_are_37_layers_named_by_block_and_depth() -> None:

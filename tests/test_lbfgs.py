@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import get_backend
 
-from common import lbfgs
+from common.core import lbfgs
 
 
 def rosenbrock(x: np.ndarray) -> tuple[float, np.ndarray]:

@@ -7,7 +7,7 @@ import pytest
 from helpers import rel_err
 
 import common
-from common import reference
+from common.core import reference
 
 TOL = {"float32": 1e-4, "float64": 1e-10}
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import cli
-from common import layers, memory
+from common.core import layers
+from common.jobs import memory
 
 ROOT = Path(__file__).resolve().parents[1]
 

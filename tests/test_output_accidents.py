@@ -104,16 +104,16 @@ def test_a_full_disk_leaves_no_partial_file_and_the_old_output_intact(
 
         monkeypatch.setattr(Image.Image, "save", save)
     else:
-        import common.record
+        import common.jobs.record
 
-        real_write = common.record.write_text
+        real_write = common.jobs.record.write_text
 
         def write_text(path, text, what_=""):
             def writer(tmp: str) -> None:
                 with open(tmp, "wb") as f:
                     half_then_full(f, len(text) // 2)
 
-            return common.outputs.write_atomic(path, writer, "run record")
+            return common.jobs.outputs.write_atomic(path, writer, "run record")
 
         monkeypatch.setattr(common.record, "write_text", write_text)
         assert real_write is not None

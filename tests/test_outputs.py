@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from common import UserError, outputs
+from common import UserError
+from common.jobs import outputs
 
 
 def test_written_files_get_the_usual_mode(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from conftest import get_backend
 
 import cli
 import common
-from common import images, parity, samples
+from common.jobs import images, samples
+from common.studies import parity
 
 # nst parity's default inputs: the bundled sample images at 48x64. (On some inputs float32 Adam runs from the
 # content image drift further than 1e-3 from exact arithmetic in both backends: tests/test_pitfalls.py.)
@@ -30,7 +31,8 @@ def expected_names() -> list[str]:
     names = []
     for dtype, tol in parity.TOLERANCES.items():
         names.append(f"{dtype}: preprocessing")
-        names += [f"{dtype}: features {layer} ({p} pooling)" for p in ("max", "avg") for layer in common.layers.NAMES]
+        layer_names = common.core.layers.NAMES
+        names += [f"{dtype}: features {layer} ({p} pooling)" for p in ("max", "avg") for layer in layer_names]
         names += [
             f"{dtype}: {what}"
             for what in (

@@ -9,9 +9,10 @@ import pytest
 from helpers import rel_err, smooth_image
 
 import cli
-from common import photoreal, presets
-from common.objective import LossWeights
-from common.photoreal_objective import PhotorealObjective
+from common.core import hrnet
+from common.core.objective import LossWeights
+from common.core.photoreal_objective import PhotorealObjective
+from common.jobs import models, presets
 
 TOL = {"float32": 1e-4, "float64": 1e-10}
 
@@ -49,8 +50,8 @@ def one_error_line(capsys) -> str:
 
 # --- wiring -----------------------------------------------------------------------------------------------------
 def test_the_architecture_has_the_documents_layers_and_channel_counts() -> None:
-    shapes = photoreal.param_shapes()
-    assert [b.name for b in photoreal.BLOCKS] == [
+    shapes = hrnet.param_shapes()
+    assert [b.name for b in hrnet.BLOCKS] == [
         "layer1_1",
         "layer2_1",
         "downsample2_1",
@@ -70,13 +71,13 @@ def test_the_architecture_has_the_documents_layers_and_channel_counts() -> None:
     assert "layer3_1.shortcut.weight" not in shapes  # 32 -> 32: identity residual
     assert shapes["layer4_1.conv1.weight"] == (16, 64, 1, 1)
     assert shapes["layer5_1.conv1.weight"] == (16, 192, 1, 1) and shapes["layer5_1.shortcut.weight"] == (64, 192, 1, 1)
-    assert shapes["downsample3_2.weight"] == (32, 32, 3, 3) and photoreal.BY_NAME["downsample3_2"].stride == 4
-    assert shapes["layer8_1.weight"] == (3, 16, 3, 3) and photoreal.BY_NAME["layer8_1"].stride == 1
+    assert shapes["downsample3_2.weight"] == (32, 32, 3, 3) and hrnet.BY_NAME["downsample3_2"].stride == 4
+    assert shapes["layer8_1.weight"] == (3, 16, 3, 3) and hrnet.BY_NAME["layer8_1"].stride == 1
 
 
 @pytest.mark.parametrize("size", [(32, 32), (48, 64)])
 def test_the_generator_keeps_the_image_size_and_holds_the_canonical_arrays(backend, size) -> None:
-    arrays = photoreal.random_generator(0)
+    arrays = hrnet.random_generator(0)
     g = backend.generator(arrays)
     Y = backend.to_numpy(g(backend.asarray(content_array(*size))))
     assert Y.shape == (1, 3, *size) and np.all(np.isfinite(Y))
@@ -87,7 +88,7 @@ def test_the_generator_keeps_the_image_size_and_holds_the_canonical_arrays(backe
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_the_generator_gives_the_same_output_in_both_backends(both, dtype) -> None:
     X = content_array(32, 48, dtype)
-    outs = [ops.to_numpy(ops.generator(photoreal.random_generator(5), dtype)(ops.asarray(X))) for ops in both]
+    outs = [ops.to_numpy(ops.generator(hrnet.random_generator(5), dtype)(ops.asarray(X))) for ops in both]
     assert outs[0].dtype == outs[1].dtype == np.dtype(dtype)
     assert rel_err(outs[1], outs[0]) <= TOL[dtype]
 
@@ -186,9 +187,9 @@ def test_the_preset_holds_the_recipe() -> None:
 def test_train_save_and_apply_in_the_same_and_the_other_backend(both, files, tmp_path) -> None:
     model, output = tmp_path / "m.npz", tmp_path / "o.png"
     assert train("torch", files, model, output) == 0
-    arrays, meta = photoreal.load_model(model)
-    assert meta["trained_by"] == "torch" and meta["format"] == photoreal.FORMAT and meta["steps"] == 2
-    assert not all(np.array_equal(arrays[k], v) for k, v in photoreal.random_generator(0).items())
+    arrays, meta = models.load_model(model)
+    assert meta["trained_by"] == "torch" and meta["format"] == models.FORMAT and meta["steps"] == 2
+    assert not all(np.array_equal(arrays[k], v) for k, v in hrnet.random_generator(0).items())
     results = {}
     for name in ("torch", "mxnet"):
         folder = tmp_path / name
@@ -205,7 +206,7 @@ def test_train_save_and_apply_in_the_same_and_the_other_backend(both, files, tmp
 def test_a_model_trained_in_mxnet_applies_in_torch(both, files, tmp_path) -> None:
     model, output = tmp_path / "m.npz", tmp_path / "o.png"
     assert train("mxnet", files, model, output) == 0
-    assert photoreal.load_model(model)[1]["trained_by"] == "mxnet"
+    assert models.load_model(model)[1]["trained_by"] == "mxnet"
     args = ["apply", str(model), str(files["content"]), "--output-dir", str(files["out"]), "--quiet"]
     assert cli.main([*args, "--backend", "torch"]) == 0
     a = np.asarray(open_rgb(files["out"] / "content.png"), np.int16)
@@ -263,7 +264,7 @@ def foreign_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     plain = tmp_path / "plain.npz"
     np.savez(plain, weight=np.zeros(3))
     wrong = tmp_path / "wrong.npz"
-    arrays = photoreal.random_generator(0)
+    arrays = hrnet.random_generator(0)
     arrays["layer1_1.conv1.weight"] = np.zeros((4, 3, 3, 3), np.float32)
     meta = np.frombuffer(b'{"format": "nst-hrnet-generator", "version": 1}', dtype=np.uint8)
     np.savez(wrong, __meta__=meta, **arrays)
@@ -285,7 +286,7 @@ def test_nst_apply_refuses_a_foreign_or_mismatched_model_in_one_line(files, tmp_
 
 def test_nst_apply_refuses_bad_images_and_folders_before_writing_anything(files, tmp_path, capsys) -> None:
     model = tmp_path / "m.npz"
-    photoreal.save_model(model, photoreal.random_generator(0), {"dtype": "float32", "normalize": True})
+    models.save_model(model, hrnet.random_generator(0), {"dtype": "float32", "normalize": True})
     base = ["apply", str(model), str(files["content"])]
     assert cli.main([*base, str(files["odd"]), "--output-dir", str(files["out"])]) == 2
     assert "divisible by 4" in one_error_line(capsys)
@@ -300,7 +301,7 @@ def test_nst_apply_refuses_bad_images_and_folders_before_writing_anything(files,
 
 def test_nst_apply_resizes_to_size_when_given(files, tmp_path) -> None:
     model = tmp_path / "m.npz"
-    photoreal.save_model(model, photoreal.random_generator(0), {"dtype": "float32", "normalize": True})
+    models.save_model(model, hrnet.random_generator(0), {"dtype": "float32", "normalize": True})
     args = ["apply", str(model), str(files["odd"]), "--output-dir", str(files["out"]), "--size", "16", "24"]
     assert cli.main([*args, "--quiet"]) == 0
     assert open_rgb(files["out"] / "odd.png").size == (24, 16)

@@ -12,7 +12,8 @@ from conftest import get_backend, skip_without_avx512
 from helpers import conv_layout_errors, random_pixels, smooth_image
 from PIL import Image
 
-from common import images, parity, reference
+from common.core import pixels, reference
+from common.studies import parity
 
 
 @pytest.fixture
@@ -121,7 +122,7 @@ def test_mxnet_imresize_takes_width_first_and_is_not_pils_bilinear(mx) -> None:
     img = smooth_image(61, 83)
     resized = mx.image.imresize(mx.nd.array(np.asarray(img), dtype="uint8"), 45, 30)  # (w, h)
     assert resized.shape == (30, 45, 3)
-    pil = images.pixels(img, (30, 45))  # torchvision.transforms.Resize((h, w)) on a PIL image
+    pil = pixels.pixels(img, (30, 45))  # torchvision.transforms.Resize((h, w)) on a PIL image
     assert np.abs(resized.asnumpy().astype(int) - pil.astype(int)).max() >= 2
 
 
@@ -130,7 +131,7 @@ def test_torchvision_to_pil_image_truncates_instead_of_rounding(torch) -> None:
 
     X = torch.full((3, 1, 1), 100.9 / 255)
     assert np.asarray(torchvision.transforms.ToPILImage()(X))[0, 0, 0] == 100
-    assert np.asarray(images.from_float(np.full((1, 1, 3), 100.9 / 255)))[0, 0, 0] == 101
+    assert np.asarray(pixels.from_float(np.full((1, 1, 3), 100.9 / 255)))[0, 0, 0] == 101
 
 
 def test_mxnet_factor_scheduler_stops_at_1e_8(mx) -> None:
@@ -188,7 +189,7 @@ def test_float32_gradients_differ_where_a_relu_input_is_within_rounding_of_zero(
         for dtype in ("float32", "float64"):
             X_content, X_style = ops.preprocess(content, size, dtype), ops.preprocess(style, size, dtype)
             objective = parity.make_objective(
-                ops, X_content, X_style, parity.D2L_CONTENT_LAYERS, parity.D2L_STYLE_LAYERS, dtype=dtype
+                ops, X_content, X_style, parity.CONTENT_LAYERS, parity.STYLE_LAYERS, dtype=dtype
             )
             grads[ops.name, dtype] = ops.to_numpy(ops.gradient(objective, ops.to_tensor(pixels, dtype))[1])
     for name, p in rounded.items():  # far from float64 exactly where the branch moved
@@ -227,7 +228,7 @@ import common
 ops = common.load_backend("torch")
 rng = np.random.default_rng(0)
 content, style = (ops.to_tensor(rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)) for _ in range(2))
-objective = common.objective.make_objective(ops, content, style, [], ["conv5_1"])  # conv5_1 is 1x1 here
+objective = common.core.objective.make_objective(ops, content, style, [], ["conv5_1"])  # conv5_1 is 1x1 here
 print(hashlib.sha256(ops.to_numpy(ops.gradient(objective, content + 0.01)[1]).tobytes()).hexdigest())
 """
 
@@ -323,9 +324,9 @@ def test_mxnet_bilinear_resize_aligns_corners_by_default(mx, torch) -> None:
 
 def test_training_the_hrnet_generator_at_lr_5e_3_amplifies_a_1e_13_change_to_1e_3() -> None:
     """Not a framework difference: in one framework, in float64, the document's training is chaotic."""
-    from common import photoreal
-    from common.objective import LossWeights
-    from common.photoreal_objective import PhotorealObjective
+    from common.core import hrnet
+    from common.core.objective import LossWeights
+    from common.core.photoreal_objective import PhotorealObjective
 
     ops = get_backend("torch")
     content = ops.preprocess(smooth_image(48, 64, seed=1), (48, 64), "float64")
@@ -336,7 +337,7 @@ def test_training_the_hrnet_generator_at_lr_5e_3_amplifies_a_1e_13_change_to_1e_
     objective = PhotorealObjective(ops, extract, names[:1], names[1:], content, style, weights)
 
     def run(nudge: float) -> np.ndarray:
-        arrays = photoreal.random_generator(0)
+        arrays = hrnet.random_generator(0)
         arrays["layer8_1.bias"] = arrays["layer8_1.bias"].astype(np.float64) + nudge
         trainer = ops.trainer(ops.generator(arrays, "float64"), objective, 5e-3, 200, 0.9, inputs=(content,))
         return np.array([trainer.step()[3] for _ in range(14)])
@@ -353,7 +354,7 @@ def test_mxnet_static_alloc_gives_the_hrnet_generator_wrong_weight_gradients(mx)
     from mxnet import autograd
 
     from backends.mxnet.generator import canonical
-    from common.photoreal import random_generator
+    from common.core.hrnet import random_generator
 
     ops = get_backend("mxnet")
     X = ops.asarray(np.random.default_rng(0).standard_normal((1, 3, 32, 32)))

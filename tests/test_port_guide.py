@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import cli
-from common import port_guide
+from common.studies import port_guide
 
 ROOT = Path(__file__).resolve().parents[1]
 

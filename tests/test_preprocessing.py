@@ -10,7 +10,8 @@ from helpers import random_pixels, rel_err, smooth_image
 from PIL import Image
 
 import common
-from common import images, reference
+from common.core import pixels, reference
+from common.jobs import images
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -18,7 +19,7 @@ def test_preprocess_matches_the_reference(backend: common.Backend, dtype: str, i
     img = images.load_image(image_files[0])
     X = backend.to_numpy(backend.preprocess(img, (30, 40), dtype))
     assert X.shape == (1, 3, 30, 40) and X.dtype == np.dtype(dtype)
-    expected = reference.preprocess(images.pixels(img, (30, 40)))
+    expected = reference.preprocess(pixels.pixels(img, (30, 40)))
     assert np.abs(X - expected).max() <= (1e-6 if dtype == "float32" else 1e-15)
 
 
@@ -68,7 +69,7 @@ def test_postprocess_clips_and_rounds_to_the_nearest_level(backend: common.Backe
 def test_resize_is_pil_bilinear_as_torchvision_resize_does_on_pil_images() -> None:
     torchvision = pytest.importorskip("torchvision")
     img = smooth_image(61, 83)
-    ours = images.pixels(img, (30, 45))
+    ours = pixels.pixels(img, (30, 45))
     theirs = np.asarray(torchvision.transforms.Resize((30, 45))(img))
     np.testing.assert_array_equal(ours, theirs)
 

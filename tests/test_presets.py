@@ -11,8 +11,9 @@ from helpers import stylize_argv
 from PIL import Image
 
 import cli
-from common import parity, presets
-from common.settings import Stage
+from common.jobs import presets
+from common.jobs.settings import Stage
+from common.studies import parity
 
 TINY = {
     "d2l": ["--size", "32", "48", "--steps", "3"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common import layers, reference, weights
+from common.core import layers, reference, weights
 
 
 def test_gram_of_all_ones_is_one_over_c() -> None:

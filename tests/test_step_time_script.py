@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import flops
-from common.settings import D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS
+from common.core.recipe import CONTENT_LAYERS, STYLE_LAYERS
+from common.studies import flops
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,7 +29,7 @@ def test_step_time_runs_every_contender_in_interleaved_rounds(both, tmp_path: Pa
     for x in timed:  # one step per round
         assert x["size"] == [32, 48] and len(x["steps"]) == 2 and x["median"] == statistics.median(x["steps"]) > 0
     (floor,) = [x for x in results if x["contender"] == "floor"]
-    step = flops.step_flops((32, 48), D2L_CONTENT_LAYERS, D2L_STYLE_LAYERS)["total"]
+    step = flops.step_flops((32, 48), CONTENT_LAYERS, STYLE_LAYERS)["total"]
     assert floor["median"] == step / 1e9 / machine["fp32_matmul_gflops"]
     order = [line.split()[0] for line in r.stderr.splitlines() if line.startswith("  ")]
     assert order == expected + expected[::-1]  # the second round runs them in reverse

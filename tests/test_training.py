@@ -8,7 +8,7 @@ from conftest import get_backend
 from helpers import random_pixels
 
 import common
-from common import reference
+from common.core import reference
 
 
 def quadratic(ops: common.Backend, target: np.ndarray):
@@ -108,7 +108,7 @@ def test_gradient_matches_the_analytic_one(backend) -> None:
 def test_a_run_without_content_layers_or_without_style_layers_reports_zero_for_them(backend) -> None:
     X = backend.to_tensor(random_pixels(24, 24))
     for content_layers, style_layers in (((), ("conv1_1",)), (("conv1_1",), ())):
-        objective = common.objective.make_objective(backend, X, X, content_layers, style_layers)
+        objective = common.core.objective.make_objective(backend, X, X, content_layers, style_layers)
         trainer = backend.trainer(
             backend.synthesized_image(backend.to_tensor(random_pixels(24, 24, seed=1))), objective, 0.1, 50, 0.8
         )

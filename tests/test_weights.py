@@ -10,7 +10,7 @@ import pytest
 from helpers import random_pixels
 
 import common
-from common import layers, reference, weights
+from common.core import layers, reference, weights
 
 UPTO = layers.BY_NAME["relu2_1"]  # keeps the files the tests write small
 
@@ -144,7 +144,7 @@ def test_imagenet_unavailable_is_one_line_naming_file_cache_and_alternatives(off
 
 
 def test_auto_falls_back_to_random_when_imagenet_is_unavailable(offline: Path, backend) -> None:
-    w = weights.resolve(backend, "auto", seed=5, upto=UPTO)
+    w = backend.resolve_weights("auto", seed=5, upto=UPTO)
     assert w.source == "random" and "imagenet unavailable" in w.description
     assert np.array_equal(w.arrays["features.0.weight"], weights.random_vgg19(5, UPTO)["features.0.weight"])
 
@@ -157,7 +157,7 @@ def test_imagenet_is_read_from_torchvision_cache(offline: Path) -> None:
     cache.mkdir(parents=True)
     state = small_state(seed=11)
     write_pth(cache / "vgg19-dcbb9e9d.pth", state)
-    w = weights.resolve(ops, "imagenet", seed=0, upto=UPTO)
+    w = ops.resolve_weights("imagenet", seed=0, upto=UPTO)
     assert w.source == "imagenet" and str(cache) in w.description
     np.testing.assert_array_equal(w.arrays["features.5.bias"], state["features.5.bias"])
 
@@ -185,6 +185,6 @@ def test_imagenet_is_read_from_the_gluon_model_zoo_cache(offline: Path, monkeypa
     sha1 = hashlib.sha1(path.read_bytes()).hexdigest()
     monkeypatch.setitem(model_store._model_sha1, "vgg19", "ad2f660d" + sha1[8:])
     monkeypatch.setattr(model_store, "check_sha1", lambda f, h: check_sha1(f, sha1))
-    w = weights.resolve(ops, "imagenet", seed=0, upto=UPTO)
+    w = ops.resolve_weights("imagenet", seed=0, upto=UPTO)
     assert w.source == "imagenet" and str(path) in w.description
     np.testing.assert_array_equal(w.arrays["features.5.bias"], state["features.5.bias"])

@@ -9,9 +9,9 @@ import numpy as np
 from mxnet import autograd, nd
 from mxnet.gluon import nn
 
-from .. import common
+from .. import core
 
-photoreal = common.photoreal
+photoreal = core.hrnet
 EPS = 1e-5  # torch's InstanceNorm2d default (Gluon's is the same)
 
 

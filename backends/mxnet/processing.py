@@ -6,10 +6,10 @@ import mxnet as mx
 import numpy as np
 from mxnet import nd
 
-from .. import common
+from .. import core
 
-MEAN = common.reference.IMAGENET_MEAN
-STD = common.reference.IMAGENET_STD
+MEAN = core.reference.IMAGENET_MEAN
+STD = core.reference.IMAGENET_STD
 
 
 def device(spec: str) -> mx.Context:
@@ -19,16 +19,16 @@ def device(spec: str) -> mx.Context:
     if spec == "cuda" or spec.startswith("cuda:"):
         index = spec.partition(":")[2] or "0"
         if not index.isdigit():
-            raise common.UserError(f"--device {spec!r}: write cuda:N with N a GPU number")
+            raise core.UserError(f"--device {spec!r}: write cuda:N with N a GPU number")
         gpus = mx.context.num_gpus()
         if gpus == 0:
-            raise common.UserError(
+            raise core.UserError(
                 f"--device {spec}: this MXNet build sees no GPU (a CPU build, or no GPU here); use --device cpu"
             )
         if int(index) >= gpus:
-            raise common.UserError(f"--device {spec}: MXNet sees {gpus} GPU(s)")
+            raise core.UserError(f"--device {spec}: MXNet sees {gpus} GPU(s)")
         return mx.gpu(int(index))
-    raise common.UserError(f"--device {spec!r}: use cpu or cuda:N")
+    raise core.UserError(f"--device {spec!r}: use cpu or cuda:N")
 
 
 def asarray(array: np.ndarray, ctx: mx.Context) -> nd.NDArray:

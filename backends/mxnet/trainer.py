@@ -10,7 +10,7 @@ import numpy as np
 from mxnet import autograd, gluon, nd
 from mxnet.gluon import nn
 
-from .. import common
+from .. import core
 
 
 class SynthesizedImage(nn.Block):
@@ -138,7 +138,7 @@ class Trainer:
             X = self.model(*self.inputs)
             losses = self.loss_fn(X)
         values = tuple(float(v.asscalar()) for v in losses)
-        if not common.training.is_finite(values):
+        if not core.training.is_finite(values):
             return values
         self._last_finite = X.copy()
         losses[-1].backward()

@@ -10,13 +10,13 @@ import numpy as np
 from mxnet import autograd, nd
 from mxnet.gluon import nn
 
-from .. import common
+from .. import core
 
-layers = common.layers
+layers = core.layers
 
 
 def build(
-    arrays: Mapping[str, np.ndarray], last: common.layers.Layer, pooling: str, dtype: str, ctx: mx.Context
+    arrays: Mapping[str, np.ndarray], last: core.layers.Layer, pooling: str, dtype: str, ctx: mx.Context
 ) -> nn.HybridSequential:
     """HybridSequential of VGG-19 layers 0..last.index loaded from 'features.N.*' arrays; grad_req 'null'.
 
@@ -73,7 +73,7 @@ def feature_extractor(net: nn.HybridSequential, names: Sequence[str | int], prec
     its outputs back to float32. fp16 on a CPU is refused: MXNet's AMP float16 needs a GPU.
     """
     if precision == "fp16" and net[0].weight.list_ctx()[0].device_type == "cpu":
-        raise common.UserError("--precision fp16 needs a GPU with MXNet; on a CPU use bf16 or fp32")
+        raise core.UserError("--precision fp16 needs a GPU with MXNet; on a CPU use bf16 or fp32")
     block = FeatureExtractor(net, layers.resolve_all(names))
     block.hybridize(static_alloc=True, static_shape=True)
     converted: list = []

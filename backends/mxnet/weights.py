@@ -11,7 +11,7 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon.model_zoo import model_store
 
-from .. import common
+from .. import core
 
 
 def read(path: str) -> dict[str, np.ndarray]:
@@ -19,16 +19,16 @@ def read(path: str) -> dict[str, np.ndarray]:
     try:
         loaded = mx.nd.load(path)
     except mx.base.MXNetError as e:
-        raise common.UserError(f"{path!r} is not a readable Gluon .params file") from e
+        raise core.UserError(f"{path!r} is not a readable Gluon .params file") from e
     if not isinstance(loaded, dict):
-        raise common.UserError(f"{path!r} holds an unnamed list of arrays, not Gluon parameters")
+        raise core.UserError(f"{path!r} holds an unnamed list of arrays, not Gluon parameters")
     return {k.removeprefix("arg:").removeprefix("aux:"): v.asnumpy() for k, v in loaded.items()}
 
 
 def write(path: str, arrays: Mapping[str, np.ndarray]) -> None:
-    """Save arrays as a Gluon .params file, atomically."""
-    params = {k: mx.nd.array(v, dtype=v.dtype) for k, v in arrays.items()}
-    common.outputs.write_atomic(path, lambda tmp: mx.nd.save(tmp, params), "weights file")
+    """Save canonically named arrays as a Gluon .params file under the structural names of Gluon's model zoo
+    vgg19 ('features.37.weight', 'output.bias')."""
+    mx.nd.save(path, {k: mx.nd.array(v, dtype=v.dtype) for k, v in core.weights.gluon_names(arrays).items()})
 
 
 def cache_dir() -> str:
@@ -43,7 +43,7 @@ def pretrained() -> tuple[dict[str, np.ndarray], str]:
         with contextlib.redirect_stdout(io.StringIO()):  # its retry messages
             path = model_store.get_model_file("vgg19", root=cache_dir())
     except Exception as e:  # requests errors, hash mismatch, disk errors: all mean "cannot be had"
-        raise common.WeightsUnavailable(
+        raise core.WeightsUnavailable(
             f"the Gluon model zoo's ImageNet VGG-19 ({name}) is not in {cache_dir()} and could not be "
             f"downloaded ({type(e).__name__}); put the file there, or use --weights PATH or --weights random"
         ) from e

@@ -19,15 +19,17 @@ os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 import torch
 
-from .. import common
+from .. import core
 from . import generator, processing, vgg
 
 
-class Backend(common.Backend):
-    """PyTorch implementation of common.Backend."""
+class Backend(core.Backend):
+    """PyTorch implementation of core.Backend."""
 
     name = "torch"
     framework = "torch"
+    weight_suffix = ".pth"
+    bf16_is_faster = True  # autocast bf16 with channels_last: 2.9x fp32 at 300x450 on a Xeon with AMX (README)
 
     def __init__(self, device: str = "cpu") -> None:
         super().__init__(processing.device(device))

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import common
+from .. import core
 
-photoreal = common.photoreal
+photoreal = core.hrnet
 
 
 def conv(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Conv2d:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import common
+from .. import core
 
-MEAN = common.reference.IMAGENET_MEAN
-STD = common.reference.IMAGENET_STD
+MEAN = core.reference.IMAGENET_MEAN
+STD = core.reference.IMAGENET_STD
 
 
 def device(spec: str) -> str:
@@ -18,13 +18,13 @@ def device(spec: str) -> str:
     if spec == "cuda" or spec.startswith("cuda:"):
         index = spec.partition(":")[2] or "0"
         if not index.isdigit():
-            raise common.UserError(f"--device {spec!r}: write cuda:N with N a GPU number")
+            raise core.UserError(f"--device {spec!r}: write cuda:N with N a GPU number")
         if not torch.cuda.is_available():
-            raise common.UserError(f"--device {spec}: torch sees no CUDA GPU on this machine; use --device cpu")
+            raise core.UserError(f"--device {spec}: torch sees no CUDA GPU on this machine; use --device cpu")
         if int(index) >= torch.cuda.device_count():
-            raise common.UserError(f"--device {spec}: torch sees {torch.cuda.device_count()} GPU(s)")
+            raise core.UserError(f"--device {spec}: torch sees {torch.cuda.device_count()} GPU(s)")
         return f"cuda:{index}"
-    raise common.UserError(f"--device {spec!r}: use cpu or cuda:N")
+    raise core.UserError(f"--device {spec!r}: use cpu or cuda:N")
 
 
 def asarray(array: np.ndarray, device: torch.device) -> torch.Tensor:

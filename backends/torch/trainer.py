@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import common
+from .. import core
 
 
 class SynthesizedImage(nn.Module):
@@ -67,7 +67,7 @@ class Trainer:
         X = self.model(*self.inputs)
         losses = self.loss_fn(X)
         values = tuple(v.item() for v in losses)
-        if not common.training.is_finite(values):
+        if not core.training.is_finite(values):
             return values
         self._last_finite = X.detach().clone()
         losses[-1].backward()

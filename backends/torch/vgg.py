@@ -8,14 +8,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import common
+from .. import core
 
-layers = common.layers
+layers = core.layers
 
 
 def build(
     arrays: Mapping[str, np.ndarray],
-    last: common.layers.Layer,
+    last: core.layers.Layer,
     pooling: str,
     dtype: str,
     device: torch.device,
@@ -48,7 +48,7 @@ class FeatureExtractor(nn.Module):
     With precision "bf16" or "fp16" the net runs under torch.autocast, stored channels_last (oneDNN's fast
     reduced-precision path on CPU), and the outputs come back as float32 (channels_last), so Gram matrices and
     losses are not computed in reduced precision. A float32 net on the CPU runs channels_last where
-    common.cpu.channels_last_fp32() says that is as accurate and faster (AVX2 without AVX-512), NCHW elsewhere.
+    core.cpu.channels_last_fp32() says that is as accurate and faster (AVX2 without AVX-512), NCHW elsewhere.
     """
 
     def __init__(self, net: nn.Sequential, names: Sequence[str], precision: str = "fp32") -> None:
@@ -58,7 +58,7 @@ class FeatureExtractor(nn.Module):
         self.net = net[: max(self.taps) + 1]  # the layers after the deepest tap never run
         weight = self.net[0].weight
         self.channels_last = precision != "fp32" or (
-            weight.device.type == "cpu" and weight.dtype == torch.float32 and common.cpu.channels_last_fp32()
+            weight.device.type == "cpu" and weight.dtype == torch.float32 and core.cpu.channels_last_fp32()
         )
         if self.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from .. import common
+from .. import core
 
 TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"
 
@@ -20,18 +20,17 @@ def read(path: str) -> dict[str, np.ndarray]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for damaged or foreign files
-        raise common.UserError(f"{path!r} is not a readable torch state dict: {str(e).splitlines()[0][:200]}") from e
+        raise core.UserError(f"{path!r} is not a readable torch state dict: {str(e).splitlines()[0][:200]}") from e
     if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
         state = state["state_dict"]
     if not isinstance(state, Mapping):
-        raise common.UserError(f"{path!r} holds a {type(state).__name__}, not a state dict")
+        raise core.UserError(f"{path!r} holds a {type(state).__name__}, not a state dict")
     return {k: v.detach().cpu().numpy() for k, v in state.items() if isinstance(v, torch.Tensor)}
 
 
 def write(path: str, arrays: Mapping[str, np.ndarray]) -> None:
-    """Save arrays as a torch state dict, atomically."""
-    state = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
-    common.outputs.write_atomic(path, lambda tmp: torch.save(state, tmp), "weights file")
+    """Save canonically named arrays as a torch state dict (torchvision's names are the canonical ones)."""
+    torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}, path)
 
 
 def cache_dir() -> str:
@@ -48,7 +47,7 @@ def pretrained() -> tuple[dict[str, np.ndarray], str]:
         with contextlib.redirect_stdout(io.StringIO()):  # torch.hub's "Downloading: ..." line
             state = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False, check_hash=True)
     except Exception as e:  # URLError, hash mismatch, disk errors: all mean "cannot be had"
-        raise common.WeightsUnavailable(
+        raise core.WeightsUnavailable(
             f"torchvision's ImageNet VGG-19 ({TORCHVISION_FILE}) is not in {cache_dir()} and could not be "
             f"downloaded ({type(e).__name__}); put the file there, or use --weights PATH or --weights random"
         ) from e

@@ -1,0 +1,62 @@
+"""Converting VGG-19 weight files between torchvision's state dict (.pth) and Gluon's parameters (.params).
+
+A converted .params file loads into ``mxnet.gluon.model_zoo.vision.vgg19()``, a converted .pth into
+``torchvision.models.vgg19()``; arrays are copied bit for bit, so a round trip gives back the same file contents.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..core import layers
+from ..core.errors import UserError
+from ..core.interface import load_backend, read_weights_file
+from ..core.weights import SUFFIXES, format_of_suffix
+from .outputs import check_writable, write_atomic
+
+CLASSIFIER_SHAPES = {
+    "classifier.0.weight": (4096, 25088),
+    "classifier.0.bias": (4096,),
+    "classifier.3.weight": (4096, 4096),
+    "classifier.3.bias": (4096,),
+    "classifier.6.weight": (1000, 4096),
+    "classifier.6.bias": (1000,),
+}
+
+
+def expected_shapes() -> dict[str, tuple[int, ...]]:
+    """Every key of a full VGG-19 state dict (torchvision names) and its shape."""
+    shapes = {key: layers.param_shape(key) for key in layers.conv_param_names()}
+    shapes.update(CLASSIFIER_SHAPES)
+    return shapes
+
+
+def check_vgg19(arrays: Mapping[str, np.ndarray], origin: str) -> None:
+    """UserError unless every array is a VGG-19 parameter of the right shape, and conv1_1 is among them."""
+    shapes = expected_shapes()
+    for key, value in arrays.items():
+        if key not in shapes:
+            raise UserError(f"{origin} is not a VGG-19 weight file: it holds {key!r}")
+        if tuple(value.shape) != shapes[key]:
+            raise UserError(f"{origin}: {key} has shape {tuple(value.shape)}, VGG-19 needs {shapes[key]}")
+    if "features.0.weight" not in arrays:
+        raise UserError(f"{origin} holds no conv1_1 weights (features.0.weight); it is not a VGG-19 weight file")
+
+
+def convert(src: str | os.PathLike, dst: str | os.PathLike) -> str:
+    """Convert a VGG-19 weight file to the format dst's extension names; return a one-line summary."""
+    fmt = format_of_suffix(dst)
+    check_writable(dst, sum(SUFFIXES.values(), ()), "destination")
+    if Path(src).resolve() == Path(dst).resolve():
+        raise UserError("source and destination are the same file")
+    arrays = read_weights_file(src)
+    check_vgg19(arrays, f"weights file {str(src)!r}")
+    writer = load_backend(fmt)
+    write_atomic(dst, lambda tmp: writer.write_weights(tmp, arrays), "weights file")
+    convs = sum(1 for key in arrays if key.startswith("features.") and key.endswith(".weight"))
+    classifier = sum(1 for key in arrays if key.startswith("classifier.") and key.endswith(".weight"))
+    return f"wrote {dst}: {convs} conv and {classifier} classifier layers, {len(arrays)} arrays, as {fmt} weights"

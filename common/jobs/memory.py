@@ -1,0 +1,85 @@
+"""How much memory a run needs, estimated before anything is allocated, and what fits in what there is.
+
+Peak memory is a base (the framework, VGG-19's weights) plus a factor times the bytes of VGG-19's activations
+up to conv5_1, which grow linearly with the pixel count. The coefficients were fitted to measured peaks by
+benchmarks/memory.py on this project's machines (Linux, x86-64 CPU); they are estimates, with a margin.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..core import layers
+from ..core.layers import feature_sizes
+
+# (backend, dtype, precision) -> (base bytes, factor): fitted by benchmarks/memory.py (see the README) to peak RSS
+# measured at 128x128 ... 768x1024 on a 2-core x86-64 machine, torch 2.14.1 and mxnet 1.9.1.
+FITTED: dict[tuple[str, str, str], tuple[float, float]] = {
+    ("torch", "float32", "fp32"): (9.802e08, 1.127),
+    ("torch", "float32", "bf16"): (9.81e08, 0.878),
+    ("torch", "float64", "fp32"): (1.264e09, 1.464),
+    ("mxnet", "float32", "fp32"): (4.495e08, 2.063),
+    ("mxnet", "float32", "bf16"): (6.518e08, 2.061),
+    ("mxnet", "float64", "fp32"): (5.189e08, 4.843),
+}
+MARGIN = 1.15
+DEEPEST = layers.BY_NAME["conv5_1"]
+
+
+def activation_bytes(size: tuple[int, int], dtype: str = "float32", upto: layers.Layer = DEEPEST) -> int:
+    """Bytes of every VGG-19 layer's output, up to a layer, for one image of size (H, W)."""
+    itemsize = np.dtype(dtype).itemsize
+    return sum(layer.out_channels * h * w * itemsize for layer, h, w in feature_sizes(size, upto))
+
+
+def fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Least-squares (base, factor) of y = base + factor * x."""
+    factor, base = np.polyfit(np.asarray(x, float), np.asarray(y, float), 1)
+    return float(base), float(factor)
+
+
+def estimate(
+    backend: str, size: tuple[int, int], dtype: str = "float32", precision: str = "fp32", upto: layers.Layer = DEEPEST
+) -> float | None:
+    """Estimated peak bytes of a run, with a margin; None when this combination was never measured."""
+    key = (backend, dtype, precision)
+    if key not in FITTED:
+        return None
+    base, factor = FITTED[key]
+    return MARGIN * (base + factor * activation_bytes(size, dtype, upto))
+
+
+def largest_size(budget: float, base: float, factor: float, dtype: str, aspect: float) -> tuple[int, int]:
+    """The largest (H, W) with H / W = aspect whose fitted peak stays within budget bytes."""
+    per_pixel = activation_bytes((64, 64), dtype) / (64 * 64)
+    pixels = max(0.0, (budget / MARGIN - base) / factor / per_pixel)
+    w = math.sqrt(pixels / aspect)
+    return int(w * aspect), int(w)
+
+
+def available() -> int | None:
+    """Bytes this process can still use: MemAvailable, lowered by a cgroup limit where there is one."""
+    limits = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as f:
+            text = f.read().strip()
+        if text != "max":
+            with open("/sys/fs/cgroup/memory.current", encoding="ascii") as f:
+                limits.append(int(text) - int(f.read().strip()))
+    except (OSError, ValueError):
+        pass
+    override = os.environ.get("NST_MEMORY_LIMIT")  # bytes; for tests and for sharing a machine
+    if override:
+        limits.append(int(float(override)))
+    return min(limits) if limits else None

@@ -1,0 +1,113 @@
+"""What the two jobs (stylize: the image's pixels; photoreal: a generator) share: their result, the warning line,
+the run's size, its outputs' checks, its input images, its VGG-19 weights and its run record."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ..core import layers
+from ..core.interface import Backend
+from ..core.recipe import D2L
+from ..core.training import StepRecord
+from ..core.weights import VGGWeights
+from . import images, record, samples
+from .outputs import IMAGE_EXTENSIONS, check_writable
+from .settings import Settings
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Result:
+    """What a run produced: the final image, its history, the weights it used and how it ended."""
+
+    image: Image.Image
+    history: list[StepRecord]
+    status: str
+    weights: str
+    settings: Settings
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def warn(message: str) -> None:
+    """Print one warning line on stderr."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def run_size(s: Settings, content: Image.Image) -> tuple[int, int]:
+    """The final (H, W): --size, else from --max-side or --min-side and the content's aspect, else 300 x 450."""
+    if s.size is not None:
+        return s.size
+    if s.max_side is not None:
+        return images.fit_size(content, s.max_side)
+    if s.min_side is not None:
+        return images.shorter_side_size(content, s.min_side)
+    return D2L["size"]
+
+
+def check_outputs(s: Settings, others: Sequence[tuple[str, tuple[str, ...], str]]) -> None:
+    """Refuse, before any work, an --output or another output setting (name, extensions, what) that cannot be
+    written."""
+    check_writable(s.output, IMAGE_EXTENSIONS)
+    for name, extensions, what in others:
+        path = getattr(s, name)
+        if path:
+            check_writable(path, extensions, what)
+
+
+def content_path(s: Settings) -> str:
+    """--content, or the bundled sample."""
+    return s.content or str(samples.sample_path(samples.CONTENT))
+
+
+def style_paths(s: Settings) -> list[str]:
+    """--style, or the bundled sample."""
+    return list(s.style) or [str(samples.sample_path(samples.STYLE))]
+
+
+def tapped_layers(s: Settings) -> tuple[tuple[str, ...], layers.Layer, int]:
+    """Every tapped layer (content first), the deepest one, and the smallest image side it allows."""
+    names = tuple(dict.fromkeys(s.content_layers + s.style_layers))
+    deepest = layers.deepest(names)
+    return names, deepest, max(images.MIN_SIDE, layers.min_side(deepest))
+
+
+def vgg_weights(ops: Backend, s: Settings, deepest: layers.Layer, say: Say) -> VGGWeights:
+    """The VGG-19 weights --weights names, with one warning when "auto" had to fall back to random ones."""
+    weights = ops.resolve_weights(s.weights, s.seed, deepest)
+    if s.weights == "auto" and weights.source == "random":
+        say(
+            f"no ImageNet VGG-19 weights for {ops.name} (not cached, no network): using seeded random weights "
+            f"(seed {s.seed}); they transfer colour and coarse texture, not the painterly detail of trained ones"
+        )
+    return weights
+
+
+def write_record(
+    s: Settings, ops: Backend, weights: VGGWeights, status: str, started: float, history: list[StepRecord], what: str
+) -> dict[str, Any]:
+    """The run record of a finished job, written to --log, and its loss curves drawn to --plot if asked."""
+    run_record = {
+        "settings": s.as_dict(),
+        "weights": weights.description,
+        "versions": record.versions(ops.framework, ops.version),
+        "command": record.dumps_argv(),
+        "status": status,
+        "seconds": round(time.time() - started, 3),
+        "history": [r.as_dict() for r in history],
+        "output": str(Path(s.output).resolve()),
+    }
+    if s.log:
+        record.write(s.log, run_record)
+    if s.plot and history:
+        from .plotting import plot_losses
+
+        plot_losses(history, s.plot, f"{ops.name} backend, {what}")
+    return run_record

@@ -1,0 +1,228 @@
+"""nst compare: the same job on both backends, on the same weights, and a report of speed, memory and results.
+
+Each backend runs in a fresh process, so its peak memory (resident set size, from the operating system) and
+its thread pools are its own. The report folder holds report.md, a self-contained report.html, the overlaid
+loss curves, both outputs beside their difference, both run records and the environment.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..core.errors import UserError, WeightsUnavailable
+from ..core.interface import load_backend
+from ..core.registry import NAMES
+from ..jobs import children, record
+from ..jobs.outputs import write_atomic, write_text
+from ..jobs.plotting import plot_comparison
+from ..jobs.settings import Settings
+from ..jobs.stylize import stylize
+
+FIELDS = ("median", "min", "max")
+
+
+def shared_weights(s: Settings, folder: Path, say) -> tuple[str, str]:
+    """A weights spec both backends load identically, and a sentence saying what it is."""
+    if s.weights == "random":
+        return "random", f"seeded random VGG-19 weights (seed {s.seed}), identical in both backends"
+    if s.weights not in ("auto", "imagenet"):
+        return s.weights, f"the weight file {s.weights}, loaded by both backends"
+    for name in NAMES:  # the first backend whose library can supply ImageNet weights
+        ops = load_backend(name)
+        try:
+            arrays, where = ops.pretrained_weights()
+        except WeightsUnavailable:
+            continue
+        path = folder / f"imagenet-vgg19{ops.weight_suffix}"  # in its own format: every backend reads either
+        write_atomic(path, lambda tmp, ops=ops, arrays=arrays: ops.write_weights(tmp, arrays), "weights file")
+        return str(path), f"ImageNet VGG-19 weights from {where}, given to both backends"
+    if s.weights == "imagenet":
+        raise UserError("no ImageNet VGG-19 weights can be had (not cached, no network); use --weights random or PATH")
+    say("no ImageNet VGG-19 weights (not cached, no network): comparing on seeded random weights")
+    return "random", f"seeded random VGG-19 weights (seed {s.seed}): ImageNet weights could not be had offline"
+
+
+def run_backend(s: Settings, folder: Path) -> dict[str, Any]:
+    """Run the job on one backend in a fresh process; its run record and peak resident set size."""
+    child = s.replace(
+        output=str(folder / f"{s.backend}.png"),
+        log=str(folder / f"{s.backend}.json"),
+        plot=None,
+        gif=None,
+        checkpoint=None,
+        save_every=0,
+        quiet=True,
+    )
+    finished = children.run("studies.compare:child", child.as_dict(), f"the {s.backend} run")
+    run = json.loads(Path(child.log).read_text())
+    run["peak_rss"] = finished.peak_rss
+    return run
+
+
+def child(settings: dict[str, Any]) -> None:
+    """In a fresh process: one backend's job (children.run calls this)."""
+    stylize(Settings.from_dict(settings))
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Structural similarity of two 8-bit RGB images (scikit-image's, Gaussian-weighted)."""
+    from skimage.metrics import structural_similarity
+
+    return float(structural_similarity(a, b, channel_axis=-1, data_range=255, gaussian_weights=True))
+
+
+def differences(a: Image.Image, b: Image.Image) -> dict[str, float]:
+    """Max abs difference (8-bit levels), PSNR (dB) and SSIM of two outputs."""
+    x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    mse = float(((x - y) ** 2).mean())
+    return {
+        "max_abs": float(np.abs(x - y).max()),
+        "psnr": float("inf") if mse == 0 else 10 * np.log10(255**2 / mse),
+        "ssim": ssim(np.asarray(a), np.asarray(b)),
+    }
+
+
+def draw_outputs(images: dict[str, Image.Image], path: Path) -> None:
+    """The outputs side by side and the heat map of their difference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (na, a), (nb, b) = images.items()
+    diff = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).max(axis=-1)
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3), dpi=110)
+    for ax, (title, img) in zip(axes[:2], ((na, a), (nb, b)), strict=True):
+        ax.imshow(img)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    heat = axes[2].imshow(diff, cmap="magma", vmin=0, vmax=max(1.0, float(diff.max())))
+    axes[2].set_title("|difference| (8-bit levels)", fontsize=9)
+    axes[2].axis("off")
+    fig.colorbar(heat, ax=axes[2], fraction=0.046)
+    fig.tight_layout()
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png"), "figure")
+    plt.close(fig)
+
+
+def summarize(run: dict[str, Any]) -> dict[str, Any]:
+    """Seconds per step (median, min, max), steps per second, peak memory and final losses of a run."""
+    seconds = [h["seconds"] for h in run["history"]]
+    last = run["history"][-1]
+    return {
+        "median": statistics.median(seconds),
+        "min": min(seconds),
+        "max": max(seconds),
+        "steps_per_second": 1 / statistics.median(seconds),
+        "peak_rss_gib": run["peak_rss"] / 2**30,
+        "steps": len(seconds),
+        **{k: last[k] for k in ("content", "style", "tv", "total")},
+        "version": run["versions"].get(run["settings"]["backend"], ""),
+    }
+
+
+def compare(settings: Settings, folder: str, say=lambda m: print(f"warning: {m}", file=sys.stderr)) -> dict:
+    """Run both backends and write the report folder; returns what the report says."""
+    s = settings.validated()
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--report {folder!r} is a file; give a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        weights, weights_note = shared_weights(s, Path(tmp), say)
+        runs = {name: run_backend(s.replace(backend=name, weights=weights), out) for name in NAMES}
+    summary = {name: summarize(run) for name, run in runs.items()}
+    outputs = {name: Image.open(out / f"{name}.png").convert("RGB") for name in runs}
+    diff = differences(*outputs.values())
+    plot_comparison({n: r["history"] for n, r in runs.items()}, str(out / "losses.png"))
+    draw_outputs(outputs, out / "outputs.png")
+    environment = record.versions()
+    environment.update({name: summary[name]["version"] for name in runs})
+    write_text(out / "environment.json", json.dumps(environment, indent=2) + "\n", "environment")
+    report = {
+        "settings": s.as_dict(),
+        "weights": weights_note,
+        "backends": summary,
+        "difference": diff,
+        "environment": environment,
+    }
+    write_text(out / "report.md", markdown(report), "report")
+    write_text(out / "report.html", to_html(report, out), "report")
+    return report
+
+
+def _rows(report: dict) -> list[tuple[str, list[str]]]:
+    b = report["backends"]
+    names = list(b)
+    return [
+        ("seconds per step: median", [f"{b[n]['median']:.3f}" for n in names]),
+        ("seconds per step: min / max", [f"{b[n]['min']:.3f} / {b[n]['max']:.3f}" for n in names]),
+        ("steps per second", [f"{b[n]['steps_per_second']:.2f}" for n in names]),
+        ("peak memory (RSS, GiB)", [f"{b[n]['peak_rss_gib']:.2f}" for n in names]),
+        *[(f"final {k} loss", [f"{b[n][k]:.6g}" for n in names]) for k in ("content", "style", "tv", "total")],
+        ("framework version", [b[n]["version"] for n in names]),
+    ]
+
+
+def markdown(report: dict) -> str:
+    """The report as Markdown."""
+    s, d, env, names = report["settings"], report["difference"], report["environment"], list(report["backends"])
+    lines = [
+        "# nst compare",
+        "",
+        f"{report['backends'][names[0]]['steps']} steps of {s['optimizer']} in {s['dtype']}/{s['precision']} "
+        f"(preset {s['preset'] or 'none'}); weights: {report['weights']}.",
+        "",
+        f"Machine: {env['cpu']}, {env['cores']} cores; Python {env['python']}, numpy {env['numpy']}.",
+        "",
+        "| | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(names),
+        *[f"| {label} | " + " | ".join(values) + " |" for label, values in _rows(report)],
+        "",
+        f"Outputs: max abs difference {d['max_abs']:.0f} levels, PSNR {d['psnr']:.1f} dB, SSIM {d['ssim']:.4f}.",
+        "",
+        "![loss curves](losses.png)",
+        "",
+        "![outputs and their difference](outputs.png)",
+        "",
+        "Run records: "
+        + ", ".join(f"[{n}.json]({n}.json)" for n in names)
+        + "; environment: [environment.json](environment.json).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(report: dict, folder: Path) -> str:
+    """The report as one HTML file that needs nothing else: the pictures are inlined."""
+
+    def img(name: str) -> str:
+        data = base64.b64encode((folder / name).read_bytes()).decode()
+        return f'<img alt="{name}" src="data:image/png;base64,{data}" style="max-width:100%">'
+
+    names, d = list(report["backends"]), report["difference"]
+    rows = "".join(
+        f"<tr><th>{html.escape(label)}</th>" + "".join(f"<td>{html.escape(v)}</td>" for v in values) + "</tr>"
+        for label, values in _rows(report)
+    )
+    env = report["environment"]
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>nst compare</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .8em;text-align:right}"
+        "th:first-child{text-align:left}</style></head><body><h1>nst compare</h1>"
+        f"<p>Weights: {html.escape(report['weights'])}.</p>"
+        f"<p>Machine: {html.escape(str(env['cpu']))}, {env['cores']} cores.</p>"
+        f"<table><tr><th></th>{''.join(f'<th>{n}</th>' for n in names)}</tr>{rows}</table>"
+        f"<p>Outputs: max abs difference {d['max_abs']:.0f} levels, PSNR {d['psnr']:.1f} dB, SSIM {d['ssim']:.4f}.</p>"
+        f"{img('losses.png')}{img('outputs.png')}"
+        f"<h2>Settings</h2><pre>{html.escape(json.dumps(report['settings'], indent=1))}</pre></body></html>\n"
+    )

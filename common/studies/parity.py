@@ -1,0 +1,216 @@
+"""Are the two backends the same program? Every comparison, its measured difference and its tolerance.
+
+``nst parity`` prints these checks as a table (or JSON) and the test suite asserts them. Both backends get the
+same seeded VGG-19 weights and the same images. Relative differences are max |a - b| / max |b| over a tensor
+(or over a run's steps), so that zeros in b do not blow them up.
+
+Why two dtypes: in float32 two programs that compute the same thing drift apart under Adam, because rounding
+noise flips the update of pixels whose gradient is near zero; in float64 that noise is gone, so any remaining
+difference is a real difference between the programs. float64 is where "the same program" is proven.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ..core import layers
+from ..core.errors import UserError
+from ..core.interface import Backend, load_backend
+from ..core.objective import LossWeights, make_objective
+from ..core.recipe import CONTENT_LAYERS, STYLE_LAYERS
+from ..core.registry import NAMES
+from ..jobs import images, record, samples
+from ..jobs.settings import check_size
+from .branches import branch_stable_pixels, branches, same_branches
+from .checks import (
+    GENERATOR_LR,
+    GENERATOR_STEPS,
+    TOLERANCES,
+    Check,
+    differences,
+    psnr,
+    rel_check,
+    step_differences,
+    table,
+)
+from .trajectories import generator_checks, trajectory, trajectory_check
+
+ABOUT = {
+    "description": "Compare the torch and mxnet backends on the same seeded VGG-19 weights and images: "
+    "preprocessing, every VGG-19 layer (max and avg pooling), each loss, the gradient and whole Adam runs, "
+    "in float32 and float64. Exit code 1 if any check fails."
+}
+# The flags of nst parity: (names, argparse keywords).
+FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("--content",), {"help": "content image (default: the bundled sample)"}),
+    (("--style",), {"help": "style image (default: the bundled sample)"}),
+    (("--size",), {"nargs": 2, "type": int, "default": [48, 64], "metavar": ("H", "W"), "help": "(default 48 64)"}),
+    (("--dtype",), {"choices": ("float32", "float64", "both"), "default": "both", "help": "(default both)"}),
+    (("--seed",), {"type": int, "default": 0, "help": "seed of the random VGG-19 weights (default 0)"}),
+    (("--json",), {"action": "store_true", "help": "print JSON instead of a table"}),
+    (("--quiet",), {"action": "store_true", "help": "no progress lines"}),
+)
+__all__ = [
+    "GENERATOR_LR",
+    "GENERATOR_STEPS",
+    "TOLERANCES",
+    "Check",
+    "branch_stable_pixels",
+    "branches",
+    "differences",
+    "psnr",
+    "run",
+    "same_branches",
+    "step_differences",
+    "table",
+    "trajectory",
+]
+
+
+def run(
+    a: Backend,
+    b: Backend,
+    content: Image.Image,
+    style: Image.Image,
+    size: tuple[int, int] = (48, 64),
+    dtypes: Sequence[str] = ("float32", "float64"),
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> list[Check]:
+    """Every check, backend a against backend b."""
+    checks: list[Check] = []
+    say = progress or (lambda message: None)
+    for dtype in dtypes:
+        tol = TOLERANCES[dtype]
+        say(f"{dtype}: preprocessing")
+        pa, pb = a.to_numpy(a.preprocess(content, size, dtype)), b.to_numpy(b.preprocess(content, size, dtype))
+        diff, rel = differences(pa, pb)
+        checks.append(
+            Check("preprocessing", dtype, diff, rel, f"abs <= {tol['preprocess']:g}", diff <= tol["preprocess"])
+        )
+        checks += feature_checks(a, b, pa, dtype, seed, say)
+        checks += loss_checks(a, b, content, style, size, dtype, seed)
+        say(f"{dtype}: HRNet generator output and {GENERATOR_STEPS} training steps")
+        checks += generator_checks(a, b, content, style, size, dtype, seed)
+        for init in ("content", "noise"):
+            say(f"{dtype}: {tol['steps']:.0f} Adam steps from {init} init")
+            steps, lr = int(tol["steps"]), tol["lr"]
+            ha, ia = trajectory(a, content, style, size, dtype, init, steps, lr, seed)
+            hb, ib = trajectory(b, content, style, size, dtype, init, steps, lr, seed)
+            checks.append(trajectory_check(a, b, content, style, size, dtype, init, seed, ha, hb))
+            quality = psnr(ia, ib)
+            diff = float(np.abs(ia - ib).max())
+            checks.append(
+                Check(
+                    f"{init} init: final 8-bit images, PSNR {quality:.1f} dB",
+                    dtype,
+                    diff,
+                    diff / 255,
+                    f"PSNR >= {tol['psnr']:g} dB",
+                    quality >= tol["psnr"],
+                )
+            )
+    return checks
+
+
+def feature_checks(a: Backend, b: Backend, X: np.ndarray, dtype: str, seed: int, say) -> list[Check]:
+    """The output of every named VGG-19 layer, max and average pooling."""
+    checks = []
+    for pooling in ("max", "avg"):
+        say(f"{dtype}: features, {pooling} pooling")
+        outputs = []
+        for ops in (a, b):
+            net = ops.vgg19("random", seed=seed, pooling=pooling, dtype=dtype)
+            out = ops.feature_extractor(net, layers.NAMES)(ops.asarray(X))
+            outputs.append({name: ops.to_numpy(value) for name, value in out.items()})
+        for name in layers.NAMES:
+            checks.append(
+                rel_check(
+                    f"features {name} ({pooling} pooling)",
+                    dtype,
+                    outputs[0][name],
+                    outputs[1][name],
+                    TOLERANCES[dtype]["rel"],
+                )
+            )
+    return checks
+
+
+def loss_checks(
+    a: Backend, b: Backend, content: Image.Image, style: Image.Image, size: tuple[int, int], dtype: str, seed: int
+) -> list[Check]:
+    """gram, content, style, TV and total loss on identical inputs, and the gradient of the total loss."""
+    tol = TOLERANCES[dtype]["rel"]
+    rng = np.random.default_rng(seed)
+    Y = rng.standard_normal((1, 64, size[0] // 2, size[1] // 2)).astype(dtype)
+    Z = rng.standard_normal(Y.shape).astype(dtype)
+    X = rng.standard_normal((1, 3, *size)).astype(dtype)
+    G = (Z.reshape(64, -1) @ Z.reshape(64, -1).T / Z.size).astype(dtype)
+    results: dict[str, list[np.ndarray]] = {}
+    pixels, k = branch_stable_pixels(a, b, size, dtype, seed)
+    where = (
+        f"at random image {k}, where both branch as float64 at every ReLU and max-pool"
+        if k >= 0
+        else ("at a random image: NO image of 20 tried has both backends branch as float64 does")
+    )
+    for ops in (a, b):
+        t = ops.asarray
+        results.setdefault("gram", []).append(ops.to_numpy(ops.gram(t(Y))))
+        results.setdefault("content loss", []).append(ops.to_numpy(ops.content_loss(t(Y), t(Z))))
+        results.setdefault("style loss", []).append(ops.to_numpy(ops.style_loss(t(Y), t(G))))
+        results.setdefault("TV loss", []).append(ops.to_numpy(ops.tv_loss(t(X))))
+        objective = make_objective(
+            ops,
+            ops.preprocess(content, size, dtype),
+            ops.preprocess(style, size, dtype),
+            CONTENT_LAYERS,
+            STYLE_LAYERS,
+            LossWeights(),
+            seed=seed,
+            dtype=dtype,
+        )
+        losses, grad = ops.gradient(objective, ops.to_tensor(pixels, dtype))
+        results.setdefault("total loss (d2l layers and weights)", []).append(np.array(losses))
+        results.setdefault(f"gradient of the total loss w.r.t. the image ({where})", []).append(ops.to_numpy(grad))
+    checks = [rel_check(what, dtype, va, vb, tol) for what, (va, vb) in results.items()]
+    return [replace(c, passed=False) if "NO image" in c.what else c for c in checks]
+
+
+def command(
+    content: str | None,
+    style: str | None,
+    size: tuple[int, int],
+    dtype: str,
+    seed: int,
+    as_json: bool,
+    say: Callable[[str], None] | None,
+) -> tuple[str, bool]:
+    """nst parity: every check on the given images (default: the bundled samples) as a table or JSON, and whether
+    all passed."""
+    size = check_size(size)
+    if min(size) < layers.min_side(layers.VGG19[-1]):
+        raise UserError(f"--size {size[0]} {size[1]}: parity compares every layer down to pool5, which needs 32")
+    if seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, not {seed}")
+    content_img = images.load_image(content or samples.sample_path(samples.CONTENT), "content")
+    style_img = images.load_image(style or samples.sample_path(samples.STYLE), "style")
+    a, b = (load_backend(name) for name in NAMES)
+    dtypes = ("float32", "float64") if dtype == "both" else (dtype,)
+    checks = run(a, b, content_img, style_img, size, dtypes, seed, say)
+    passed = all(c.passed for c in checks)
+    if not as_json:
+        return table(checks, (a.name, b.name)), passed
+    doc = {
+        "backends": [a.name, b.name],
+        "size": list(size),
+        "seed": seed,
+        "versions": record.versions(),
+        "checks": [c.as_dict() for c in checks],
+    }
+    return json.dumps(doc, indent=2), passed

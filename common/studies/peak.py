@@ -1,0 +1,54 @@
+"""The machine's own peak: GFLOP/s of a large matrix product in fp32 or bf16, measured in a fresh process (the
+FLOP floor of nst bench and benchmarks/step_time.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..jobs import children
+
+
+def matmul_peak(precision: str, sizes: Sequence[int] = (1024, 2048, 4096), seconds: float = 1.0) -> float:
+    """GFLOP/s of the fastest n x n matrix product in fp32 or bf16 (torch if installed, else numpy for fp32),
+    measured in a fresh process: in one that has loaded MXNet too, the two OpenMP runtimes halve it."""
+    spec = {"precision": precision, "sizes": list(sizes), "seconds": seconds}
+    return float(children.run("studies.peak:peak_in_child", spec, "measuring the matmul peak").result)
+
+
+def peak_in_child(spec: dict[str, Any]) -> float:
+    """peak_child with a spec's values (children.run calls this)."""
+    return peak_child(spec["precision"], spec["sizes"], spec["seconds"])
+
+
+def peak_child(precision: str, sizes: Sequence[int], seconds: float) -> float:
+    """In this process: the best GFLOP/s over the matrix sizes, smallest first; a size whose single product takes
+    longer than ``seconds`` is the last (a CPU emulating bf16 would spend minutes on the next)."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is None and precision != "fp32":
+        return float("nan")
+    best = 0.0
+    for n in sizes:
+        if torch is None:
+            a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+            product = lambda a=a: a @ a  # noqa: E731
+        else:
+            dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+            a = torch.randn(n, n).to(dtype)
+            product = lambda a=a: torch.mm(a, a)  # noqa: E731
+        product()
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            product()
+            count += 1
+        elapsed = time.perf_counter() - start
+        best = max(best, 2.0 * n**3 * count / elapsed / 1e9)
+        if elapsed / count > seconds:
+            break
+    return best
