@@ -207,19 +207,20 @@ def _add_small_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_parity(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("parity", help="prove the torch and mxnet backends compute the same numbers", **parity.ABOUT)
-    for names, options in parity.FLAGS:
-        p.add_argument(*names, **options)
-    p.set_defaults(func=cmd_parity)
+    _add_from_table(sub, "parity", "prove the torch and mxnet backends compute the same numbers", parity, cmd_parity)
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "bench", help="seconds per step over backends x sizes x precisions, against the peak", **bench.ABOUT
-    )
-    for names, options in bench.FLAGS:
+    what = "seconds per step over backends x sizes x precisions, against the machine's measured peak"
+    _add_from_table(sub, "bench", what, bench, cmd_bench)
+
+
+def _add_from_table(sub: argparse._SubParsersAction, name: str, what: str, study, func) -> None:
+    """A command whose description and flags a study module declares as data (ABOUT, FLAGS)."""
+    p = sub.add_parser(name, help=what, **study.ABOUT)
+    for names, options in study.FLAGS:
         p.add_argument(*names, **options)
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=func)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
