@@ -15,7 +15,7 @@ from PIL import Image
 
 import common
 
-BACKEND_NAMES = ("torch", "mxnet")
+BACKEND_NAMES = common.core.registry.NAMES  # the one list of backends
 # CI sets NST_REQUIRED_BACKENDS=torch,mxnet: a backend listed here that cannot be imported fails every test
 # that uses it, so a broken install can never hide behind a skip.
 REQUIRED = {name.strip() for name in os.environ.get("NST_REQUIRED_BACKENDS", "").split(",") if name.strip()}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import get_backend
+from conftest import BACKEND_NAMES, get_backend
 from PIL import Image
 from test_cli import assert_refused, run, stylize_args
 
@@ -59,20 +59,21 @@ def test_every_numeric_flag_of_stylize_is_covered() -> None:
     import argparse
 
     import cli
+    from common.jobs import flags
 
     parser = cli.build_parser()
     stylize = next(a for a in parser._subparsers._actions if a.choices).choices["stylize"]
     numeric = {
         a.option_strings[0]
         for a in stylize._actions
-        if a.option_strings and (a.type in (int, cli._finite, cli._floats)) and a.dest != "help"
+        if a.option_strings and (a.type in (int, flags.number, flags.numbers)) and a.dest != "help"
     }
     assert isinstance(stylize, argparse.ArgumentParser)
     assert numeric == set(FLAGS)
 
 
 @pytest.mark.parametrize("flag,value", REFUSED, ids=[f"{f} {v}" for f, v in REFUSED])
-@pytest.mark.parametrize("name", ["torch", "mxnet"])
+@pytest.mark.parametrize("name", BACKEND_NAMES)
 def test_bad_numbers_are_refused_with_one_line(name, flag, value, image_files, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out.png"
     extra = [] if flag in ("--max-side", "--min-side", "--size") else ["--size", "32", "48"]
@@ -85,7 +86,7 @@ def test_bad_numbers_are_refused_with_one_line(name, flag, value, image_files, t
 
 
 @pytest.mark.parametrize("flag,value", VALID, ids=[f"{f} {v}" for f, v in VALID])
-@pytest.mark.parametrize("name", ["torch", "mxnet"])
+@pytest.mark.parametrize("name", BACKEND_NAMES)
 def test_zero_is_a_valid_value_where_it_means_something(name, flag, value, image_files, tmp_path, capsys) -> None:
     get_backend(name)
     out = tmp_path / "out.png"
@@ -112,7 +113,7 @@ def test_zero_is_a_valid_value_where_it_means_something(name, flag, value, image
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else None,
 )
-@pytest.mark.parametrize("name", ["torch", "mxnet"])
+@pytest.mark.parametrize("name", BACKEND_NAMES)
 def test_other_bad_settings_are_refused(name, extra, fragment, image_files, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out.png"
     code, _, err = run(stylize_args(name, image_files, out) + extra, capsys)

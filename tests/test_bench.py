@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REAL_BF16_UNITS, get_backend, skip_mxnet_bf16_without_units
+from conftest import BACKEND_NAMES, REAL_BF16_UNITS, get_backend, skip_mxnet_bf16_without_units
 from helpers import stylize_argv
 
 import cli
@@ -105,7 +105,7 @@ def test_bench_on_a_cpu_without_bf16_units_says_why_its_bf16_cells_are_empty(bot
     report = json.loads(out.read_text())
     cells = {(c["backend"], c["precision"]): c for c in report["cells"]}
     assert len(cells) == 4
-    for name in ("torch", "mxnet"):
+    for name in BACKEND_NAMES:
         assert cells[name, "fp32"]["median"] > 0 and "median" not in cells[name, "bf16"]
         assert "needs a CPU with bf16 units (AMX or AVX-512 bf16); this one (Test CPU)" in cells[name, "bf16"]["error"]
     assert report["machine"]["cpu"] == "Test CPU" and "this one (Test CPU) has none" in capsys.readouterr().out
@@ -126,7 +126,7 @@ def test_the_fast_recipe_uses_bf16_on_torch_only_where_the_cpu_has_bf16_units(tm
     assert [bench.fast_recipe(b)["precision"] for b in ("torch", "mxnet")] == ["fp32", "fp32"]
 
 
-@pytest.mark.parametrize("name", ["torch", "mxnet"])
+@pytest.mark.parametrize("name", BACKEND_NAMES)
 def test_bf16_on_a_cpu_without_bf16_units_is_refused_in_one_line(name, cpu_without_bf16, image_files, tmp_path, capsys):
     get_backend(name)
     out = tmp_path / "o.png"

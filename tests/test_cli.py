@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import get_backend
+from conftest import BACKEND_NAMES, get_backend
 from helpers import smooth_image, stylize_argv
 from PIL import Image
 
@@ -30,7 +30,7 @@ def stylize_args(name: str, files: tuple[Path, Path], out: Path, *extra: str) ->
     return stylize_argv(name, files, out, *SMALL, *extra)
 
 
-@pytest.mark.parametrize("name", ["torch", "mxnet"])
+@pytest.mark.parametrize("name", BACKEND_NAMES)
 def test_stylize_writes_the_image_the_record_and_the_plot(name, image_files, tmp_path: Path, capsys) -> None:
     get_backend(name)
     out, log, plot = tmp_path / "out.png", tmp_path / "run.json", tmp_path / "loss.png"
@@ -230,7 +230,7 @@ FILE_ARGS = [
 
 
 @pytest.mark.parametrize("case,which", FILE_ARGS)
-@pytest.mark.parametrize("name", ["torch", "mxnet"])
+@pytest.mark.parametrize("name", BACKEND_NAMES)
 def test_bad_image_files_are_refused(name: str, case: str, which: str, image_files, tmp_path: Path, capsys) -> None:
     bad = _bad_files(tmp_path)[case]
     out = tmp_path / "out.png"

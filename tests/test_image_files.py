@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import get_backend
+from conftest import BACKEND_NAMES, get_backend
 from helpers import random_pixels, smooth_image
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +21,7 @@ import cli
 from common import UserError
 from common.jobs import images
 
-BACKENDS = ["torch", "mxnet"]
+BACKENDS = list(BACKEND_NAMES)
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -16,14 +16,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import get_backend
+from conftest import BACKEND_NAMES, get_backend
 from helpers import stylize_argv
 from PIL import Image
 from test_cli import ROOT, run
 
 import common
 
-BACKENDS = ["torch", "mxnet"]
+BACKENDS = list(BACKEND_NAMES)
 STEPS = 4
 
 

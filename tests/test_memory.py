@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import BACKEND_NAMES
 
 import cli
 from common.core import layers
@@ -34,7 +35,7 @@ def test_fit_and_largest_size_invert_each_other() -> None:
 
 
 def test_every_backend_and_mode_has_fitted_coefficients() -> None:
-    for backend in ("torch", "mxnet"):
+    for backend in BACKEND_NAMES:
         for dtype, precision in (("float32", "fp32"), ("float32", "bf16"), ("float64", "fp32")):
             assert memory.estimate(backend, (300, 450), dtype, precision) > 2**29
 
@@ -52,7 +53,7 @@ def test_available_memory_honours_the_override(monkeypatch) -> None:
     assert memory.available() <= 2**30
 
 
-@pytest.mark.parametrize("name", ["torch", "mxnet"])
+@pytest.mark.parametrize("name", BACKEND_NAMES)
 def test_a_run_that_does_not_fit_is_refused_with_the_estimate_and_a_size_that_fits(name, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NST_MEMORY_LIMIT", str(4 * 2**30))
     out = tmp_path / "o.png"

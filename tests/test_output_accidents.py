@@ -9,12 +9,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import get_backend
+from conftest import BACKEND_NAMES, get_backend
 from helpers import smooth_image
 from PIL import Image
 from test_cli import ROOT, assert_refused, run, stylize_args
 
-BACKENDS = ["torch", "mxnet"]
+BACKENDS = list(BACKEND_NAMES)
 OUTPUT_FLAGS = {"--output": ".png", "--log": ".json", "--plot": ".png", "--gif": ".gif", "--checkpoint": ".npz"}
 
 

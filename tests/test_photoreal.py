@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import BACKEND_NAMES
 from helpers import rel_err, smooth_image
 
 import cli
@@ -191,7 +192,7 @@ def test_train_save_and_apply_in_the_same_and_the_other_backend(both, files, tmp
     assert meta["trained_by"] == "torch" and meta["format"] == models.FORMAT and meta["steps"] == 2
     assert not all(np.array_equal(arrays[k], v) for k, v in hrnet.random_generator(0).items())
     results = {}
-    for name in ("torch", "mxnet"):
+    for name in BACKEND_NAMES:
         folder = tmp_path / name
         folder.mkdir()
         args = ["apply", str(model), str(files["content"]), str(files["other"]), "--output-dir", str(folder)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import get_backend, skip_without_avx512
+from conftest import BACKEND_NAMES, get_backend, skip_without_avx512
 from helpers import conv_layout_errors, random_pixels, smooth_image
 from PIL import Image
 
@@ -293,7 +293,7 @@ def test_float32_adam_runs_from_the_content_image_drift_more_than_1e_3_from_exac
         for ops in (torch_ops, mxnet_ops)
         for dtype in ("float32", "float64")
     }
-    for name in ("torch", "mxnet"):
+    for name in BACKEND_NAMES:
         assert parity.step_differences(runs[name, "float32"], runs[name, "float64"])[1] > 1e-3
     assert parity.step_differences(runs["torch", "float64"], runs["mxnet", "float64"])[1] < 1e-13
 
