@@ -14,7 +14,7 @@ from helpers import stylize_argv
 import cli
 from common.core.objective import make_objective
 from common.core.recipe import CONTENT_LAYERS, STYLE_LAYERS
-from common.studies import bench, flops
+from common.studies import flops, quality
 from common.studies.peak import peak_child
 
 
@@ -89,13 +89,13 @@ def test_bench_refuses_bad_arguments_in_one_line(capsys) -> None:
 
 
 def test_time_to_quality_reports_both_runs(both) -> None:
-    result = bench.quality_child("mxnet", (32, 48), reference_steps=20)
+    result = quality.quality_child("mxnet", (32, 48), reference_steps=20)
     assert result["reference"]["loss"] > 0
     assert [st["scale"] for st in result["fast"]["recipe"]["stages"]] == [0.5, 1.0]
     assert result["fast"]["steps"] == 12 + 3  # the fast recipe shortened alike: 300 and 80 steps x 20 / 500
     assert result["fast"]["reached"] == (result["fast"]["loss"] <= result["reference"]["loss"])
     assert result["ratio"] == pytest.approx(result["fast"]["seconds"] / result["reference"]["seconds"])
-    assert "Adam fp32, 12 steps at 0.5x, 3 steps at 1x (lr 0.05, x0.8 every 20)" in bench.quality_table([result])
+    assert "Adam fp32, 12 steps at 0.5x, 3 steps at 1x (lr 0.05, x0.8 every 20)" in quality.quality_table([result])
 
 
 def test_bench_on_a_cpu_without_bf16_units_says_why_its_bf16_cells_are_empty(both, cpu_without_bf16, tmp_path, capsys):
@@ -121,9 +121,9 @@ def test_the_fast_recipe_uses_bf16_on_torch_only_where_the_cpu_has_bf16_units(tm
     from conftest import play_cpu
 
     play_cpu(tmp_path, monkeypatch, "avx2 amx_bf16")
-    assert [bench.fast_recipe(b)["precision"] for b in ("torch", "mxnet")] == ["bf16", "fp32"]
+    assert [quality.fast_recipe(b)["precision"] for b in ("torch", "mxnet")] == ["bf16", "fp32"]
     play_cpu(tmp_path, monkeypatch, "avx2 fma")
-    assert [bench.fast_recipe(b)["precision"] for b in ("torch", "mxnet")] == ["fp32", "fp32"]
+    assert [quality.fast_recipe(b)["precision"] for b in ("torch", "mxnet")] == ["fp32", "fp32"]
 
 
 @pytest.mark.parametrize("name", BACKEND_NAMES)

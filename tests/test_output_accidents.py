@@ -115,7 +115,7 @@ def test_a_full_disk_leaves_no_partial_file_and_the_old_output_intact(
 
             return common.jobs.outputs.write_atomic(path, writer, "run record")
 
-        monkeypatch.setattr(common.record, "write_text", write_text)
+        monkeypatch.setattr(common.jobs.record, "write_text", write_text)
         assert real_write is not None
     code, _, err = run(stylize_args(name, image_files, out, "--log", str(log), "--steps", "2"), capsys)
     assert code == 2, err

@@ -15,6 +15,7 @@ from ..core.hrnet import check_size, random_generator
 from ..core.interface import Backend, load_backend
 from ..core.objective import LossWeights
 from ..core.photoreal_objective import PhotorealObjective
+from ..core.registry import NAMES, check_name
 from ..core.training import Outcome, optimize
 from ..core.weights import VGGWeights
 from . import images, samples
@@ -159,7 +160,7 @@ def apply(
     model: str | os.PathLike,
     inputs: Sequence[str],
     output_dir: str,
-    backend: str = "torch",
+    backend: str = NAMES[0],
     size: tuple[int, int] | None = None,
     dtype: str | None = None,
     ops: Backend | None = None,
@@ -169,6 +170,10 @@ def apply(
     Each image keeps its own size (both sides must be divisible by 4), or is resized to ``size``. Every input
     is read and checked before anything is computed, and every result computed before any file is written.
     """
+    try:
+        check_name(backend)
+    except ValueError as e:
+        raise UserError(str(e)) from e
     arrays, meta = load_model(model)
     if not inputs:
         raise UserError("give at least one image to stylize")

@@ -226,3 +226,13 @@ def to_html(report: dict, folder: Path) -> str:
         f"{img('losses.png')}{img('outputs.png')}"
         f"<h2>Settings</h2><pre>{html.escape(json.dumps(report['settings'], indent=1))}</pre></body></html>\n"
     )
+
+
+def summary_line(report: dict, folder: str) -> str:
+    """What nst compare prints: where the report is, each backend's speed and memory, how far apart the outputs are."""
+    b, d = report["backends"], report["difference"]
+    return (
+        f"wrote {folder}/report.md and report.html: "
+        + ", ".join(f"{n} {v['median']:.3f} s/step, {v['peak_rss_gib']:.2f} GiB" for n, v in b.items())
+        + f"; outputs {d['psnr']:.1f} dB apart (SSIM {d['ssim']:.4f})"
+    )
