@@ -14,9 +14,11 @@ from collections.abc import Sequence
 
 if __package__:  # installed: nst.cli
     from . import common
+    from .common import serve
     from .common.studies import bench, compare, parity, port_guide
 else:  # a checkout: python cli.py
     import common
+    from common import serve
     from common.studies import bench, compare, parity, port_guide
 
 flags = common.jobs.flags
@@ -78,6 +80,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """nst serve (FastAPI and uvicorn are imported only after the extra is found)."""
+    return serve.serve(args.host, args.port, args.data_dir, args.max_runs, args.allow_remote)
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     """nst presets."""
     presets = common.jobs.presets
@@ -128,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for add in (_add_stylize, _add_photoreal, _add_apply, _add_compare, _add_small_commands, _add_parity, _add_bench):
         add(sub)
+    what = "a local web page where both backends stylize side by side, live (needs the serve extra)"
+    _add_from_table(sub, "serve", what, serve, cmd_serve)
     return parser
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("core", "jobs", "studies")  # bottom to top
+RANK = {"core": 0, "jobs": 1, "studies": 2, "serve": 3, "batch": 3}  # the layers of common/, bottom to top
 SOURCES = [*sorted(p for folder in ("common", "backends") for p in (ROOT / folder).rglob("*.py")), ROOT / "cli.py"]
 
 
@@ -43,21 +43,21 @@ def imports(path: Path) -> set[str]:
 
 
 def layer(module: str) -> str | None:
-    """'core', 'jobs' or 'studies' for a module of common/, else None."""
+    """The layer ('core', 'jobs', ...) of a module of common/, else None."""
     parts = module.split(".")
-    return parts[1] if parts[0] == "common" and len(parts) > 1 and parts[1] in LAYERS else None
+    return parts[1] if parts[0] == "common" and len(parts) > 1 and parts[1] in RANK else None
 
 
 GRAPH = {module_name(p): imports(p) for p in SOURCES}
 
 
 def upward(graph: dict[str, set[str]]) -> list[str]:
-    """Every import of a module from a higher layer of common/ than its own."""
+    """Every import of a module from a higher layer of common/ than its own, or from a sibling at its height."""
     return [
         f"{a} -> {b}"
         for a, targets in graph.items()
         for b in targets
-        if layer(a) and layer(b) and LAYERS.index(layer(b)) > LAYERS.index(layer(a))
+        if layer(a) and layer(b) and layer(a) != layer(b) and RANK[layer(b)] >= RANK[layer(a)]
     ]
 
 

@@ -18,7 +18,7 @@ from ..core.objective import Objective
 from ..core.reference import IMAGENET_MEAN, IMAGENET_STD
 from ..core.training import StepRecord, Trainer
 from . import checkpoint, images, memory
-from .run import content_path, style_paths
+from .run import Observer, content_path, style_paths
 from .settings import Settings, Stage
 
 # Settings a resumed run may change: where things are written and how much is said. The rest decides the result.
@@ -115,9 +115,10 @@ class Run:
         fingerprints: dict[str, str],
         total_steps: int,
         ckpt: checkpoint.Checkpoint | None,
+        observer: Observer | None = None,
     ) -> None:
         self.ops, self.s, self.content, self.fingerprints, self.total_steps = ops, s, content, fingerprints, total_steps
-        self.ckpt = ckpt
+        self.ckpt, self.observer = ckpt, observer
         self.history: list[StepRecord] = [StepRecord(**h) for h in ckpt.history] if ckpt else []
         self.frames: list[Image.Image] = []
         self.gif_every = s.save_every or max(1, total_steps // 50)
@@ -152,6 +153,8 @@ class Run:
             self.last_frame_step = rec.step
         if s.checkpoint and rec.step % s.checkpoint_every == 0:
             self.save_checkpoint(s.checkpoint)
+        if self.observer is not None:
+            self.observer(rec, lambda: self.picture(self.trainer.image()))
 
     def save_checkpoint(self, path: str) -> None:
         """Write where the run stands."""

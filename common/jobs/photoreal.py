@@ -21,7 +21,18 @@ from ..core.weights import VGGWeights
 from . import images, samples
 from .models import load_model, save_model
 from .outputs import IMAGE_EXTENSIONS, check_writable
-from .run import Result, Say, check_outputs, content_path, run_size, tapped_layers, vgg_weights, warn, write_record
+from .run import (
+    Observer,
+    Result,
+    Say,
+    check_outputs,
+    content_path,
+    run_size,
+    tapped_layers,
+    vgg_weights,
+    warn,
+    write_record,
+)
 from .settings import Settings
 from .signals import stop_on_signals
 
@@ -66,7 +77,7 @@ def style_size(style: Image.Image, max_side: int | None) -> tuple[int, int]:
     return images.fit_size(style, max_side)
 
 
-def train(settings: Settings, ops: Backend | None = None, say: Say = warn) -> Result:
+def train(settings: Settings, ops: Backend | None = None, say: Say = warn, observer: Observer | None = None) -> Result:
     """Train a generator so that its output of the content image has the style image's Gram statistics."""
     s = settings.validated()
     check_supported(s)
@@ -94,13 +105,16 @@ def train(settings: Settings, ops: Backend | None = None, say: Say = warn) -> Re
     objective = PhotorealObjective(ops, extractor, s.content_layers, s.style_layers, content_X, style_X, loss_weights)
     generator = ops.generator(random_generator(s.seed), s.dtype)
     trainer = ops.trainer(generator, objective, s.lr, s.lr_decay_every, s.lr_decay_factor, inputs=(content_X,))
+
+    def picture(X: object) -> Image.Image:
+        img = ops.postprocess(X, s.normalize)
+        return images.preserve_colors(img, content_img) if s.preserve_colors else img
+
+    on_step = None if observer is None else (lambda rec: observer(rec, lambda: picture(trainer.image())))
     started = time.time()
     with stop_on_signals() as stop_requested:
-        outcome = optimize(trainer, s.steps, progress=not s.quiet, on_step=None, stop_requested=stop_requested)
-    final_X = trainer.last_finite_image() if outcome.status == "diverged" else trainer.image()
-    result_img = ops.postprocess(final_X, s.normalize)
-    if s.preserve_colors:
-        result_img = images.preserve_colors(result_img, content_img)
+        outcome = optimize(trainer, s.steps, progress=not s.quiet, on_step=on_step, stop_requested=stop_requested)
+    result_img = picture(trainer.last_finite_image() if outcome.status == "diverged" else trainer.image())
     return _finish(s, ops, weights, outcome, result_img, generator, size, started)
 
 

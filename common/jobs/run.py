@@ -22,6 +22,9 @@ from .outputs import IMAGE_EXTENSIONS, check_writable
 from .settings import Settings
 
 Say = Callable[[str], None]
+# Called after every completed step with its record and a function that renders the current picture (the
+# function costs a postprocess, or a generator's forward pass, so an observer calls it only when it wants one).
+Observer = Callable[[StepRecord, Callable[[], Image.Image]], None]
 
 
 @dataclass

@@ -30,7 +30,7 @@ from .gatys import (
     stage_size,
     style_size,
 )
-from .run import Result, Say, check_outputs, run_size, tapped_layers, vgg_weights, warn, write_record
+from .run import Observer, Result, Say, check_outputs, run_size, tapped_layers, vgg_weights, warn, write_record
 from .settings import Settings
 from .signals import stop_on_signals
 
@@ -43,21 +43,26 @@ OUTPUTS = (
 )
 
 
-def stylize(settings: Settings, ops: Backend | None = None, say: Say = warn) -> Result:
+def stylize(
+    settings: Settings, ops: Backend | None = None, say: Say = warn, observer: Observer | None = None
+) -> Result:
     """Run one job: check every input first, optimize stage by stage, then write the outputs atomically.
 
     SIGINT and SIGTERM are caught for the whole job: one that comes while weights load stops the run before
     its first step, one during a step stops it after that step, one while the outputs are written lets them
     finish; each ends with the image, the run record and a checkpoint written, and Interrupted (exit 130).
+    ``observer``, if given, is called after every completed step (run.Observer).
     """
     with stop_on_signals() as stop_requested:
         s = settings.validated()
         if s.method == "hrnet":
-            return photoreal.train(s, ops, say)
-        return _gatys(s, ops, say, stop_requested)
+            return photoreal.train(s, ops, say, observer)
+        return _gatys(s, ops, say, stop_requested, observer)
 
 
-def _gatys(s: Settings, ops: Backend | None, say: Say, stop_requested: Callable[[], bool]) -> Result:
+def _gatys(
+    s: Settings, ops: Backend | None, say: Say, stop_requested: Callable[[], bool], observer: Observer | None
+) -> Result:
     """The Gatys method: check, load, optimize every stage, write."""
     if s.save_model:
         raise UserError("--save-model saves a trained generator: it needs the photoreal method (nst photoreal)")
@@ -85,7 +90,7 @@ def _gatys(s: Settings, ops: Backend | None, say: Say, stop_requested: Callable[
     if s.precision == "fp16" and ops.device == "cpu":
         say("--precision fp16 is meant for GPUs: a CPU without fp16 matrix units runs it slower than fp32; use bf16")
     extractor = ops.feature_extractor(net, names, s.precision)
-    run = Run(ops, s, inputs.content, inputs.fingerprints, sum(stage.steps for stage in stages), ckpt)
+    run = Run(ops, s, inputs.content, inputs.fingerprints, sum(stage.steps for stage in stages), ckpt, observer)
     started = time.time()
     _optimize(run, inputs, extractor, size, stop_requested)
     return _finish(run, weights, started, size, stop_requested)
