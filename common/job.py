@@ -26,6 +26,10 @@ from .settings import D2L_SIZE, Settings, Stage
 from .training import StepRecord, optimize
 from .weights import Weights, resolve
 
+# Called after every completed step with its record and a function that renders the current picture (the
+# function costs a postprocess, or a generator's forward pass, so an observer calls it only when it wants one).
+Observer = Callable[[StepRecord, Callable[[], Image.Image]], None]
+
 # Settings a resumed run may change: where things are written and how much is said. The rest decides the result.
 OUTPUT_SETTINGS = {"output", "log", "plot", "gif", "save_every", "checkpoint", "checkpoint_every", "resume", "quiet"}
 
@@ -201,9 +205,10 @@ class Run:
         fingerprints: dict[str, str],
         total_steps: int,
         ckpt: checkpoint.Checkpoint | None,
+        observer: Observer | None = None,
     ) -> None:
         self.ops, self.s, self.content, self.fingerprints, self.total_steps = ops, s, content, fingerprints, total_steps
-        self.ckpt = ckpt
+        self.ckpt, self.observer = ckpt, observer
         self.history: list[StepRecord] = [StepRecord(**h) for h in ckpt.history] if ckpt else []
         self.frames: list[Image.Image] = []
         self.gif_every = s.save_every or max(1, total_steps // 50)
@@ -238,6 +243,8 @@ class Run:
             self.last_frame_step = rec.step
         if s.checkpoint and rec.step % s.checkpoint_every == 0:
             self.save_checkpoint(s.checkpoint)
+        if self.observer is not None:
+            self.observer(rec, lambda: self.picture(self.trainer.image()))
 
     def save_checkpoint(self, path: str) -> None:
         """Write where the run stands."""
@@ -253,25 +260,35 @@ class Run:
         checkpoint.save(path, state)
 
 
-def stylize(settings: Settings, backend: Backend | None = None, say: Callable[[str], None] = warn) -> Result:
+def stylize(
+    settings: Settings,
+    backend: Backend | None = None,
+    say: Callable[[str], None] = warn,
+    observer: Observer | None = None,
+) -> Result:
     """Run one job: check every input first, optimize stage by stage, then write the outputs atomically.
 
     SIGINT and SIGTERM are caught for the whole job: one that comes while weights load stops the run before
     its first step, one during a step stops it after that step, one while the outputs are written lets them
     finish; each ends with the image, the run record and a checkpoint written, and Interrupted (exit 130).
+    ``observer``, if given, is called after every completed step (see Observer).
     """
     with stop_on_signals() as stop_requested:
-        return _run_job(settings, backend, say, stop_requested)
+        return _run_job(settings, backend, say, stop_requested, observer)
 
 
 def _run_job(
-    settings: Settings, backend: Backend | None, say: Callable[[str], None], stop_requested: Callable[[], bool]
+    settings: Settings,
+    backend: Backend | None,
+    say: Callable[[str], None],
+    stop_requested: Callable[[], bool],
+    observer: Observer | None,
 ) -> Result:
     s = settings.validated()
     if s.method == "hrnet":
         from .photoreal_job import train
 
-        return train(s, backend, say)
+        return train(s, backend, say, observer)
     if s.save_model:
         raise UserError("--save-model saves a trained generator: it needs the photoreal method (nst photoreal)")
     if s.style_max_side is not None:
@@ -343,7 +360,7 @@ def _run_job(
     extractor = ops.feature_extractor(net, all_layers, s.precision)
     loss_weights = LossWeights(s.content_weight, s.style_weight, s.tv_weight, tuple(s.style_layer_weights))
     bounds = pixel_bounds(s.normalize) if s.clamp else None
-    run = Run(ops, s, content_img, fingerprints, sum(stage.steps for stage in stages), ckpt)
+    run = Run(ops, s, content_img, fingerprints, sum(stage.steps for stage in stages), ckpt, observer)
     previous: Image.Image | None = None
     started = time.time()
     for index, stage in enumerate(stages):

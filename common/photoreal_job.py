@@ -13,7 +13,7 @@ from PIL import Image
 from . import images, layers, samples
 from .errors import Diverged, Interrupted, UserError
 from .interface import Backend
-from .job import Result, run_size, stop_on_signals, warn, write_record
+from .job import Observer, Result, run_size, stop_on_signals, warn, write_record
 from .objective import LossWeights
 from .outputs import IMAGE_EXTENSIONS, check_writable
 from .photoreal import check_size, load_model, random_generator, save_model
@@ -58,7 +58,12 @@ def style_size(style: Image.Image, max_side: int | None) -> tuple[int, int]:
     return images.fit_size(style, max_side)
 
 
-def train(settings: Settings, backend: Backend | None = None, say: Callable[[str], None] = warn) -> Result:
+def train(
+    settings: Settings,
+    backend: Backend | None = None,
+    say: Callable[[str], None] = warn,
+    observer: Observer | None = None,
+) -> Result:
     """Train a generator so that its output of the content image has the style image's Gram statistics."""
     s = settings.validated()
     check_supported(s)
@@ -97,14 +102,17 @@ def train(settings: Settings, backend: Backend | None = None, say: Callable[[str
     objective = PhotorealObjective(ops, extractor, s.content_layers, s.style_layers, content_X, style_X, loss_weights)
     generator = ops.generator(random_generator(s.seed), s.dtype)
     trainer = ops.trainer(generator, objective, s.lr, s.lr_decay_every, s.lr_decay_factor, inputs=(content_X,))
+
+    def picture(X: object) -> Image.Image:
+        img = ops.postprocess(X, s.normalize)
+        return images.preserve_colors(img, content_img) if s.preserve_colors else img
+
+    on_step = None if observer is None else (lambda rec: observer(rec, lambda: picture(trainer.image())))
     started = time.time()
     with stop_on_signals() as stop_requested:
-        outcome = optimize(trainer, s.steps, progress=not s.quiet, on_step=None, stop_requested=stop_requested)
+        outcome = optimize(trainer, s.steps, progress=not s.quiet, on_step=on_step, stop_requested=stop_requested)
     history = outcome.history
-    final_X = trainer.last_finite_image() if outcome.status == "diverged" else trainer.image()
-    result_img = ops.postprocess(final_X, s.normalize)
-    if s.preserve_colors:
-        result_img = images.preserve_colors(result_img, content_img)
+    result_img = picture(trainer.last_finite_image() if outcome.status == "diverged" else trainer.image())
     images.save_image(result_img, s.output)
     if s.save_model and outcome.status == "completed":
         meta = {
