@@ -204,6 +204,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """nst serve (FastAPI and uvicorn are imported only after the extra is found)."""
+    import importlib
+
+    serve = importlib.import_module(f"{common.__name__}.serve")
+    return serve.serve(args.host, args.port, args.data_dir, args.max_runs, args.allow_remote)
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     """nst presets."""
     print("\n\n".join(common.presets.describe(common.presets.get(name)) for name in common.presets.names()))
@@ -360,6 +368,20 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--report", default="compare-report", metavar="FOLDER", help="(default compare-report)")
     compare.add_argument("--child", help=argparse.SUPPRESS)
     compare.set_defaults(func=cmd_compare)
+
+    serve = sub.add_parser(
+        "serve",
+        help="a local web page where both backends stylize side by side, live (needs the serve extra)",
+        description="Serve a web page (and its HTTP API, documented at /docs) that runs nst stylize or nst photoreal "
+        "on both backends in worker processes, shows their pictures and loss curves as they go, stops and resumes "
+        "them, and compares the results as nst compare does. Listens on 127.0.0.1 only unless told otherwise.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    serve.add_argument("--allow-remote", action="store_true", help="allow a --host other than loopback (no login!)")
+    serve.add_argument("--port", type=int, default=8000, help="(default 8000; 0 picks a free port)")
+    serve.add_argument("--data-dir", default="nst-serve-data", metavar="FOLDER", help="runs and uploads are kept here")
+    serve.add_argument("--max-runs", type=int, default=2, metavar="N", help="jobs at once; others queue (default 2)")
+    serve.set_defaults(func=cmd_serve)
 
     presets = sub.add_parser("presets", help="list the recipes of the source documents and their values")
     presets.set_defaults(func=cmd_presets)

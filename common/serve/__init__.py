@@ -1,0 +1,48 @@
+"""`nst serve`: a local web page where both frameworks stylize side by side, over the jobs the CLI runs.
+
+Importing this package imports neither FastAPI nor uvicorn (they come with the ``serve`` extra): only serve()
+does, after checking they are there.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from ..errors import UserError
+
+EXTRA_MODULES = ("fastapi", "uvicorn")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def check_installed() -> None:
+    """UserError naming the extra if FastAPI or uvicorn is missing."""
+    missing = [name for name in EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(
+            f"nst serve needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed: "
+            "pip install 'nst-crossframe[serve]'"
+        )
+
+
+def check_host(host: str, allow_remote: bool) -> str | None:
+    """None for a loopback address; for another, UserError unless allowed, and then the warning to print."""
+    if host in LOCAL_HOSTS:
+        return None
+    if not allow_remote:
+        raise UserError(
+            f"--host {host} would let other machines start runs and read every result (there is no login); "
+            "give --allow-remote as well to do that"
+        )
+    return (
+        f"serving on {host}: anyone who can reach this machine on that address can start runs, stop them and "
+        "download every result; there is no login"
+    )
+
+
+def serve(host: str, port: int, data_dir: str, max_runs: int, allow_remote: bool = False) -> int:
+    """Run the server until SIGINT or SIGTERM; the exit code."""
+    check_installed()
+    warning = check_host(host, allow_remote)
+    from .server import run
+
+    return run(host, port, data_dir, max_runs, warning)

@@ -1,0 +1,175 @@
+"""The HTTP API and the page of nst serve (FastAPI): its OpenAPI description is served at /docs and /openapi.json."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from .. import presets
+from ..errors import UserError
+from ..registry import BACKENDS
+from ..settings import Settings
+from . import events, intake, store
+from .runs import Conflict, Manager
+
+STATIC = Path(__file__).resolve().parent / "static"
+Backend = Enum("Backend", {name: name for name in BACKENDS}, type=str)
+JobFile = Enum("JobFile", {key: key for key in store.JOB_FILES}, type=str)
+CompareFile = Enum("CompareFile", {key: key for key in store.COMPARE_FILES}, type=str)
+Role = Enum("Role", {"content": "content", "style": "style"}, type=str)
+MEDIA = {".png": "image/png", ".json": "application/json", ".npz": "application/octet-stream"}
+
+
+class RunRequest(BaseModel):
+    """A new run: its inputs (an upload id, or sample:NAME), backends, preset and explicit settings."""
+
+    content: str = Field(f"sample:{intake.SAMPLES[0]}", description="an upload id, or sample:NAME")
+    style: str = Field(f"sample:{intake.SAMPLES[1]}", description="an upload id, or sample:NAME")
+    backends: list[Backend] = Field(default_factory=lambda: list(Backend), description="one or both")
+    preset: str | None = Field(None, description="a preset name (GET /api/options lists them)")
+    settings: dict[str, Any] = Field(default_factory=dict, description="settings as nst stylize's flags")
+
+
+def one_line(error: UserError) -> JSONResponse:
+    """A refused request: the CLI's one line as {"detail": ...}; 409 for a state conflict, else 400."""
+    return JSONResponse({"detail": str(error)}, status_code=409 if isinstance(error, Conflict) else 400)
+
+
+def create_app(data_dir: str | os.PathLike, max_runs: int = 2, threads: int | None = None) -> FastAPI:
+    """The application over one data folder; its Manager is app.state.manager."""
+    manager = Manager(data_dir, max_runs, threads)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        manager.shutdown()
+
+    app = FastAPI(
+        title="nst serve",
+        summary="Both frameworks stylizing side by side: runs, live progress, results and their comparison.",
+        lifespan=lifespan,
+    )
+    app.state.manager = manager
+    app.add_exception_handler(UserError, lambda request, e: one_line(e))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        first = e.errors()[0]
+        where = ".".join(str(part) for part in first["loc"][1:]) or "request"
+        return JSONResponse({"detail": f"{where}: {first['msg']}"}, status_code=422)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/api/options", summary="Presets, samples, backends, defaults and limits the page offers")
+    def options() -> dict[str, Any]:
+        return {
+            "presets": {name: presets.get(name).summary for name in presets.names()},
+            "samples": list(intake.SAMPLES),
+            "backends": list(BACKENDS),
+            "defaults": store.clean(Settings().as_dict()),
+            "editable": list(intake.EDITABLE),
+            "weights": list(intake.WEIGHTS),
+            "max_upload_bytes": intake.MAX_UPLOAD_BYTES,
+            "max_runs": manager.max_runs,
+        }
+
+    @app.get("/api/samples/{name}", summary="A bundled sample image", response_class=FileResponse)
+    def sample(name: str) -> FileResponse:
+        return FileResponse(intake.sample(name))
+
+    @app.post(
+        "/api/uploads",
+        status_code=201,
+        summary="Upload an image (the request body is the file); checked as nst stylize checks its inputs",
+        openapi_extra={"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}},
+    )
+    async def upload(request: Request, role: Role = Role.content, name: str | None = None) -> dict[str, Any]:
+        limit = intake.MAX_UPLOAD_BYTES
+        if int(request.headers.get("content-length") or 0) > limit:
+            raise HTTPException(413, f"the upload is larger than {limit // 2**20} MiB")
+        fd, tmp = tempfile.mkstemp(dir=manager.data_dir / "uploads", prefix=".upload-")
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as f:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        raise HTTPException(413, f"the upload is larger than {limit // 2**20} MiB")
+                    f.write(chunk)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return manager.save_upload(Path(tmp), role.value, name)
+
+    @app.post("/api/runs", status_code=201, summary="Start a run on one or both backends (queued if busy)")
+    def create(body: RunRequest) -> dict[str, Any]:
+        backends = [b.value for b in body.backends]
+        return manager.create(body.content, body.style, backends, body.preset, body.settings).view()
+
+    @app.get("/api/runs", summary="Every run under the data folder, newest first")
+    def runs() -> list[dict[str, Any]]:
+        return manager.listing()
+
+    @app.get("/api/runs/{run_id}", summary="A run: its jobs' states and loss histories, and the comparison")
+    def run(run_id: str) -> dict[str, Any]:
+        return manager.get(run_id).view()
+
+    @app.get("/api/runs/{run_id}/events", summary="Server-sent events: a snapshot, then step/job/comparison, end")
+    def stream(run_id: str) -> StreamingResponse:
+        manager.get(run_id)
+        body = events.stream(manager.hub, run_id, lambda: manager.attach(run_id))
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+
+    @app.post("/api/runs/{run_id}/stop", summary="Stop a run (or one backend's job) as Ctrl-C does")
+    def stop(run_id: str, backend: Backend | None = None) -> dict[str, Any]:
+        return manager.stop(run_id, backend and backend.value).view(history=False)
+
+    @app.post("/api/runs/{run_id}/resume", summary="Continue a stopped run from its checkpoint")
+    def resume(run_id: str, backend: Backend | None = None) -> dict[str, Any]:
+        return manager.resume(run_id, backend and backend.value).view(history=False)
+
+    @app.get("/api/runs/{run_id}/inputs/{role}", summary="A run's content or style image")
+    def run_input(run_id: str, role: Role) -> FileResponse:
+        run = manager.get(run_id)
+        return FileResponse(store.inside(run.folder, "inputs", run.request["inputs"][role.value]["file"]))
+
+    @app.get("/api/runs/{run_id}/{backend}/preview", summary="The job's latest picture (its result once ended)")
+    def preview(run_id: str, backend: Backend) -> FileResponse:
+        job = manager.get(run_id).jobs.get(backend.value)
+        for name in ("preview.png", "result.png") if job and job.state != "completed" else ("result.png",):
+            if job and (job.folder / name).is_file():
+                return FileResponse(job.folder / name, headers={"Cache-Control": "no-store"})
+        raise HTTPException(404, "no picture yet")
+
+    @app.get("/api/runs/{run_id}/{backend}/files/{key}", summary="Download a job's result, run record, ...")
+    def job_file(run_id: str, backend: Backend, key: JobFile) -> FileResponse:
+        job = manager.get(run_id).jobs.get(backend.value)
+        path = job.folder / store.JOB_FILES[key.value] if job else None
+        if path is None or not path.is_file():
+            raise HTTPException(404, f"no {key.value} for this job")
+        name = f"{run_id}-{backend.value}{path.suffix if key.value != 'log' else '.log'}"
+        return FileResponse(path, media_type=MEDIA.get(path.suffix, "text/plain"), filename=name)
+
+    @app.get("/api/runs/{run_id}/comparison/{key}", summary="Download the comparison (nst compare's report)")
+    def comparison_file(run_id: str, key: CompareFile) -> FileResponse:
+        path = manager.get(run_id).folder / "compare" / store.COMPARE_FILES[key.value]
+        if not path.is_file():
+            raise HTTPException(404, "no comparison for this run")
+        return FileResponse(path, filename=f"{run_id}-{path.name}")
+
+    return app

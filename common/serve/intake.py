@@ -1,0 +1,139 @@
+"""What a client sends, checked as the CLI checks it: uploaded images and a run's settings.
+
+An upload goes through common.images.load_image (bombs, truncated files, odd modes) and the minimum size, and
+its error is the CLI's one line with the client's file name in place of the path. Settings are built as the CLI
+builds them (a preset, then the values given explicitly) and validated by Settings.validated; only settings
+that name no file may be given.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from .. import images, job, layers, outputs, photoreal, photoreal_job, presets, samples
+from ..errors import UserError
+from ..settings import INITS, Settings
+
+MAX_UPLOAD_BYTES = 25 * 2**20
+SAMPLES = ("chelsea.png", "ihc.png", "astronaut.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg")
+WEIGHTS = ("auto", "imagenet", "random")  # a weights file would be a path: not from a client
+# Settings a client may give: none of them names a file.
+EDITABLE = (
+    "size",
+    "max_side",
+    "min_side",
+    "scales",
+    "steps",
+    "optimizer",
+    "lr",
+    "lr_decay_every",
+    "lr_decay_factor",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "content_layers",
+    "style_layers",
+    "style_layer_weights",
+    "style_scale",
+    "style_max_side",
+    "pooling",
+    "normalize",
+    "clamp",
+    "init",
+    "preserve_colors",
+    "seed",
+    "dtype",
+    "precision",
+    "weights",
+    "checkpoint_every",
+)
+EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
+
+
+def display_name(name: str | None, default: str) -> str:
+    """A client's file name made fit to show: its last component, printable characters, at most 80."""
+    shown = re.sub(r"[^\w .,()+@-]", "_", (name or "").replace("\\", "/").rsplit("/", 1)[-1]).strip()[:80]
+    return shown or default
+
+
+def check_image(path: Path, role: str, shown: str) -> Image.Image:
+    """Load an image as the job would, or UserError with the CLI's line naming ``shown`` instead of the path."""
+    what = f"{role} image" if role in ("content", "style") else "image"
+    try:
+        img = images.load_image(path, what)
+        images.check_size(img, f"{what} {shown!r}")
+    except UserError as e:
+        raise UserError(str(e).replace(repr(str(path)), repr(shown))) from None
+    return img
+
+
+def image_format(path: Path) -> str:
+    """The extension that fits the file's real format (read from its header), '.img' if none does."""
+    with Image.open(path) as img:
+        return EXTENSIONS.get(img.format or "", ".img")
+
+
+def sample(name: str) -> Path:
+    """One of the bundled sample images, by its name in SAMPLES."""
+    if name not in SAMPLES:
+        raise UserError(f"unknown sample {name!r}; the samples are {', '.join(SAMPLES)}")
+    return samples.sample_path(name)
+
+
+def explicit_settings(given: dict[str, Any]) -> dict[str, Any]:
+    """The client's settings as the CLI's explicit flags (lists as tuples, layer lists parsed), or UserError."""
+    explicit: dict[str, Any] = {}
+    for key, value in given.items():
+        if key not in EDITABLE:
+            raise UserError(f"setting {key!r} cannot be given here; the settings are {', '.join(EDITABLE)}")
+        if key in ("content_layers", "style_layers") and isinstance(value, str):
+            try:
+                value = layers.parse(value)
+            except ValueError as e:
+                raise UserError(str(e)) from e
+        explicit[key] = tuple(value) if isinstance(value, list) else value
+    if explicit.get("weights", "auto") not in WEIGHTS:
+        raise UserError(f"--weights must be one of {', '.join(WEIGHTS)} here, not {explicit['weights']!r}")
+    if not isinstance(explicit.get("init", "content"), str) or explicit.get("init", "content") not in INITS:
+        raise UserError(f"--init must be one of {', '.join(INITS)} here, not {explicit['init']!r}")
+    if explicit.get("optimizer") == "lbfgs" and "lr" not in explicit:
+        explicit["lr"] = 1.0  # as nst stylize: L-BFGS's own default
+    return explicit
+
+
+def job_settings(explicit: dict[str, Any], preset: str | None, backend: str, inputs: dict[str, Path], folder: Path):
+    """One backend's validated settings: the CLI's, with the run's inputs and every output inside ``folder``."""
+    paths = {
+        "backend": backend,
+        "content": str(inputs["content"]),
+        "style": (str(inputs["style"]),),
+        "output": str(folder / "result.png"),
+        "log": str(folder / "run.json"),
+        "quiet": True,
+    }
+    s = presets.settings({**explicit, **paths}, preset)
+    if s.method == "gatys":
+        s = s.replace(checkpoint=str(folder / "run.ckpt.npz"))
+    return s.validated()
+
+
+def preflight(s: Settings, content: Image.Image) -> None:
+    """The checks the job makes before loading a framework that can fail on settings alone: UserError if one does."""
+    size = job.run_size(s, content)
+    if s.method == "hrnet":
+        photoreal_job.check_supported(s)
+        photoreal.check_size(size, "the content image's size (--size)")
+        return
+    stages = s.run_stages()
+    deepest = layers.deepest(tuple(dict.fromkeys(s.content_layers + s.style_layers)))
+    job.check_memory(s, [job.stage_size(size, stage) for stage in stages], deepest)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Write JSON atomically."""
+    outputs.write_text(path, json.dumps(value, indent=2) + "\n", path.name)

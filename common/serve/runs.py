@@ -1,0 +1,317 @@
+"""The run manager: creates runs under --data-dir, queues their jobs, runs at most max_runs workers at once,
+stops and resumes them, compares two finished backends, and finds every run again when the server restarts."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from .. import presets
+from ..errors import UserError
+from . import intake, report, store, workers
+from .events import Hub
+from .model import LIVE, Job, Run
+
+
+class Conflict(UserError):
+    """A request that does not fit the run's state (HTTP 409)."""
+
+
+class Manager:
+    """Every run under one data folder; all changes happen under self.lock, and each is published to the hub."""
+
+    def __init__(self, data_dir: str | os.PathLike, max_runs: int = 2, threads: int | None = None) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        for sub in ("runs", "uploads"):
+            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        self.max_runs = max_runs
+        self.threads = threads or max(1, (os.cpu_count() or 1) // max_runs)
+        self.lock = threading.RLock()
+        self.hub = Hub()
+        self.queue: deque[tuple[Run, Job]] = deque()
+        self.running: set[int] = set()
+        self.closing = False
+        self.threads_started: list[threading.Thread] = []
+        self.runs: dict[str, Run] = {}
+        for folder in sorted((self.data_dir / "runs").iterdir()):
+            if folder.name.startswith(".new-"):  # a run whose creation never finished
+                shutil.rmtree(folder, ignore_errors=True)
+            elif store.RUN_ID.match(folder.name) and (folder / "request.json").is_file():
+                run = Run.open(folder)
+                self.runs[run.id] = run
+                if run.needs_comparison():
+                    run.comparing = True
+                    self._thread(self._compare, run)
+
+    # --- reading
+
+    def get(self, run_id: str) -> Run:
+        """A run by id, or UserError."""
+        store.run_folder(self.data_dir, run_id)  # refuses ids of the wrong form
+        with self.lock:
+            if run_id not in self.runs:
+                raise UserError(f"no run {run_id!r}")
+            return self.runs[run_id]
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Every run, newest first, without histories."""
+        with self.lock:
+            return [run.view(history=False) for run in sorted(self.runs.values(), key=lambda r: r.id, reverse=True)]
+
+    def attach(self, run_id: str) -> tuple[Any, dict[str, Any]]:
+        """Listen to a run's events and take its snapshot, atomically (see events.stream)."""
+        run = self.get(run_id)
+        with self.lock:
+            queue = self.hub.listen(run_id)
+            return queue, {"type": "snapshot", "run": run.view(), "terminal": run.terminal() or self.closing}
+
+    # --- uploads and new runs
+
+    def save_upload(self, tmp: Path, role: str, name: str | None) -> dict[str, Any]:
+        """Check an uploaded file (written to tmp inside the data folder) and keep it; its id and description."""
+        shown = intake.display_name(name, f"{role} image")
+        try:
+            img = intake.check_image(tmp, role, shown)
+            upload_id = store.new_upload_id()
+            meta = {"id": upload_id, "name": shown, "width": img.size[0], "height": img.size[1]}
+            intake.write_json(self.data_dir / "uploads" / f"{upload_id}.json", meta)
+            os.replace(tmp, store.upload_path(self.data_dir, upload_id))
+            return meta
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _input(self, ref: str) -> tuple[Path, str]:
+        """An input named by the client (an upload id or sample:NAME): its file and the name to show."""
+        if ref.startswith("sample:"):
+            return intake.sample(ref.removeprefix("sample:")), ref.removeprefix("sample:")
+        path = store.upload_path(self.data_dir, ref)
+        meta = store.read_json(path.with_suffix(".json"))
+        if not path.is_file() or not meta:
+            raise UserError(f"no upload {ref!r}")
+        return path, meta["name"]
+
+    def create(self, content: str, style: str, backends: list[str], preset: str | None, given: dict) -> Run:
+        """Check a request as the CLI would, build the run's folder (complete, or not at all), queue its jobs."""
+        if self.closing:
+            raise Conflict("the server is shutting down")
+        explicit = intake.explicit_settings(given)
+        if preset is not None:
+            presets.get(preset)
+        backends = list(dict.fromkeys(backends))
+        if not backends:
+            raise UserError("choose at least one backend")
+        run_id = store.new_run_id()
+        final = store.run_folder(self.data_dir, run_id)
+        staging = store.inside(self.data_dir, "runs", f".new-{run_id}")
+        (staging / "inputs").mkdir(parents=True)
+        try:
+            request = self._build(staging, final, run_id, content, style, backends, preset, explicit)
+            intake.write_json(staging / "request.json", request)
+            os.rename(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        with self.lock:
+            run = Run.open(final)
+            self.runs[run_id] = run
+            for job in run.jobs.values():
+                self._enqueue(run, job)
+            self._schedule()
+            return run
+
+    def _build(self, staging, final, run_id, content, style, backends, preset, explicit) -> dict[str, Any]:
+        inputs, pictures, names = {}, {}, {}
+        for role, ref in (("content", content), ("style", style)):
+            source, names[role] = self._input(ref)
+            pictures[role] = intake.check_image(source, role, names[role])
+            name = role + intake.image_format(source)
+            shutil.copyfile(source, staging / "inputs" / name)
+            inputs[role] = final / "inputs" / name
+        for backend in backends:
+            s = intake.job_settings(explicit, preset, backend, inputs, final / backend)
+            intake.preflight(s, pictures["content"])
+            (staging / backend).mkdir()
+            total = sum(stage.steps for stage in s.run_stages())
+            intake.write_json(staging / backend / "job.json", {"settings": s.as_dict(), "total_steps": total})
+        return {
+            "id": run_id,
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "preset": preset,
+            "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in explicit.items()},
+            "backends": backends,
+            "inputs": {role: {"name": names[role], "file": inputs[role].name} for role in inputs},
+        }
+
+    # --- stopping and resuming
+
+    def stop(self, run_id: str, backend: str | None = None) -> Run:
+        """Stop a run's jobs (or one): a queued job is taken off the queue; a running one gets SIGINT, as Ctrl-C."""
+        run = self.get(run_id)
+        with self.lock:
+            for job in self._jobs(run, backend):
+                if job.state == "queued":
+                    self.queue = deque(item for item in self.queue if item[1] is not job)
+                    job.load()
+                    self._changed(run, job)
+                elif job.state in ("starting", "running"):
+                    job.stop_requested, job.state = True, "stopping"
+                    if job.proc is not None:
+                        job.proc.send_signal(signal.SIGINT)
+                    self._changed(run, job)
+            return run
+
+    def resume(self, run_id: str, backend: str | None = None) -> Run:
+        """Queue again the stopped (or never started) jobs of a run; a checkpoint is continued, as --resume does."""
+        run = self.get(run_id)
+        with self.lock:
+            if self.closing:
+                raise Conflict("the server is shutting down")
+            chosen = [job for job in self._jobs(run, backend) if job.resumable and job.state not in LIVE]
+            if not chosen:
+                states = ", ".join(f"{j.backend} {j.state}" for j in self._jobs(run, backend))
+                raise Conflict(f"nothing to resume ({states}); the photoreal method keeps no checkpoint")
+            for job in chosen:
+                job.message, job.warnings = "", []
+                self._enqueue(run, job)
+            self._schedule()
+            return run
+
+    def _jobs(self, run: Run, backend: str | None) -> list[Job]:
+        if backend is None:
+            return list(run.jobs.values())
+        if backend not in run.jobs:
+            raise UserError(f"run {run.id} has no {backend} job")
+        return [run.jobs[backend]]
+
+    # --- scheduling and workers
+
+    def _enqueue(self, run: Run, job: Job) -> None:
+        job.state, job.stop_requested = "queued", False
+        self.queue.append((run, job))
+        self._changed(run, job)
+
+    def _changed(self, run: Run, job: Job | None = None) -> None:
+        """Publish a job's new state, and "end" if the run has nothing left to do (call under self.lock)."""
+        if job is not None:
+            self.hub.publish(run.id, {"type": "job", "backend": job.backend, "job": job.view(history=False)})
+        if run.terminal():
+            self.hub.publish(run.id, {"type": "end", "run": run.view(history=False)})
+
+    def _schedule(self) -> None:
+        """Start queued jobs while fewer than max_runs workers run (call under self.lock)."""
+        while not self.closing and self.queue and len(self.running) < self.max_runs:
+            run, job = self.queue.popleft()
+            self.running.add(id(job))
+            job.state = "starting"
+            self._changed(run, job)
+            self._thread(self._supervise, run, job)
+
+    def _thread(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self.threads_started.append(thread)
+        thread.start()
+
+    def _supervise(self, run: Run, job: Job) -> None:
+        """One job from start to end, on its own thread; then what its end makes due."""
+        try:
+            if run.shares_weights():
+                self._share_weights(run, job)
+            self._work(run, job)
+        finally:
+            with self.lock:
+                self.running.discard(id(job))
+                job.proc = None
+                job.load()
+                compare = run.needs_comparison() and not self.closing
+                run.comparing = run.comparing or compare
+                self._changed(run, job)
+                self._schedule()
+        if compare:
+            self._compare(run)
+
+    def _share_weights(self, run: Run, job: Job) -> None:
+        """Before the first worker of a two-backend run on auto/imagenet weights: decide the weights both load."""
+        with run.weights_lock:
+            if not (run.folder / "weights.json").is_file():
+                args = ["--shared-weights", str(run.folder), "{fd}"]
+                workers.run_to_end(args, run.folder, self.threads, lambda event: None)
+        shared = store.read_json(run.folder / "weights.json") or {"error": "the shared weights could not be decided"}
+        if "error" in shared:
+            intake.write_json(job.folder / "end.json", {"code": 2, "message": shared["error"]})
+            job.stop_requested = True  # nothing to run
+
+    def _work(self, run: Run, job: Job) -> None:
+        """Run the job's worker, turning its events into published state."""
+        with self.lock:
+            if job.stop_requested or self.closing:
+                return
+            with contextlib.suppress(FileNotFoundError):
+                (job.folder / "end.json").unlink()
+            resume = ["--resume"] if (job.folder / store.JOB_FILES["checkpoint"]).is_file() else []
+            job.proc, read = workers.start([str(job.folder), "{fd}", *resume], job.folder, self.threads)
+        for event in workers.events(read):
+            self._event(run, job, event)
+        code, rss = workers.wait(job.proc, self.lock)
+        job.peak_rss = max(job.peak_rss, rss)
+        if code != 0 and not (job.folder / "end.json").is_file() and not job.stop_requested:
+            message = f"the worker ended with exit code {code} (see worker.log)"
+            intake.write_json(job.folder / "end.json", {"code": code, "message": message})
+
+    def _event(self, run: Run, job: Job, event: dict[str, Any]) -> None:
+        with self.lock:
+            if event.get("type") == "step":
+                record = store.clean(event["record"])
+                job.history.append(record)
+                job.state = "running" if job.state == "starting" else job.state
+                job.preview_step = record["step"] if event.get("preview") else job.preview_step
+                out = {"type": "step", "backend": job.backend, "record": record, "preview_step": job.preview_step}
+                self.hub.publish(run.id, {**out, "state": job.state})
+            elif event.get("type") == "warning":
+                job.warnings.append(str(event.get("message", "")))
+                self._changed(run, job)
+
+    def _compare(self, run: Run) -> None:
+        """Write the comparison of a run's two completed backends, then publish it."""
+        try:
+            rss = {name: job.peak_rss for name, job in run.jobs.items()}
+            comparison = report.write(run.folder, list(run.jobs), rss, run.weights_note())
+        except Exception as e:  # the results are kept whatever happens here; say why there is no comparison
+            comparison = {"error": f"the comparison failed: {type(e).__name__}: {e}"}
+        with self.lock:
+            run.comparison, run.comparing = comparison, False
+            self.hub.publish(run.id, {"type": "comparison", "comparison": comparison})
+            self._changed(run)
+
+    # --- shutting down
+
+    def begin_shutdown(self) -> None:
+        """Start no worker; stop every running one as Ctrl-C does (they write image, record and checkpoint)."""
+        with self.lock:
+            self.closing = True
+            for run, job in list(self.queue):
+                job.load()
+                self._changed(run, job)
+            self.queue.clear()
+            for run in self.runs.values():
+                for job in run.jobs.values():
+                    if job.state in ("starting", "running", "stopping"):
+                        job.stop_requested, job.state = True, "stopping"
+                        if job.proc is not None:
+                            job.proc.send_signal(signal.SIGINT)
+            self.hub.close_all()
+
+    def shutdown(self, timeout: float = 120.0) -> None:
+        """Stop everything and wait for the workers to end (their results written)."""
+        self.begin_shutdown()
+        deadline = time.monotonic() + timeout
+        for thread in list(self.threads_started):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
