@@ -48,6 +48,19 @@ def stop_server(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: floa
     return proc.returncode, err
 
 
+def require_serve() -> None:
+    """Skip a test of nst serve where its extra is not installed, or fail where NST_REQUIRE_SERVE=1 says it is."""
+    import importlib.util
+
+    import pytest
+
+    missing = [name for name in ("fastapi", "uvicorn", "httpx") if importlib.util.find_spec(name) is None]
+    if missing and os.environ.get("NST_REQUIRE_SERVE") == "1":
+        pytest.fail(f"NST_REQUIRE_SERVE=1 but {', '.join(missing)} is not installed: pip install -e '.[all]'")
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed: pip install -e '.[serve,dev]'", allow_module_level=True)
+
+
 def browser_missing() -> str | None:
     """Why headless Chromium cannot be driven here, or None if it can."""
     for path in (CHROMIUM, CHROMEDRIVER):

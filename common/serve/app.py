@@ -99,8 +99,9 @@ def create_app(data_dir: str | os.PathLike, max_runs: int = 2, threads: int | No
     )
     async def upload(request: Request, role: Role = Role.content, name: str | None = None) -> dict[str, Any]:
         limit = intake.MAX_UPLOAD_BYTES
+        too_large = f"the upload is larger than the limit of {limit:,} bytes"
         if int(request.headers.get("content-length") or 0) > limit:
-            raise HTTPException(413, f"the upload is larger than {limit // 2**20} MiB")
+            raise HTTPException(413, too_large)
         fd, tmp = tempfile.mkstemp(dir=manager.data_dir / "uploads", prefix=".upload-")
         size = 0
         try:
@@ -108,7 +109,7 @@ def create_app(data_dir: str | os.PathLike, max_runs: int = 2, threads: int | No
                 async for chunk in request.stream():
                     size += len(chunk)
                     if size > limit:
-                        raise HTTPException(413, f"the upload is larger than {limit // 2**20} MiB")
+                        raise HTTPException(413, too_large)
                     f.write(chunk)
         except BaseException:
             os.unlink(tmp)
