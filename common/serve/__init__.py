@@ -14,9 +14,16 @@ EXTRA_MODULES = ("fastapi", "uvicorn")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+def _findable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a broken install, or an import hook that refuses it
+        return False
+
+
 def check_installed() -> None:
     """UserError naming the extra if FastAPI or uvicorn is missing."""
-    missing = [name for name in EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    missing = [name for name in EXTRA_MODULES if not _findable(name)]
     if missing:
         raise UserError(
             f"nst serve needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed: "

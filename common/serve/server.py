@@ -26,6 +26,7 @@ def listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
+        sock.listen(128)  # from now on a client's connection waits for the server instead of being refused
     except OSError as e:
         sock.close()
         raise UserError(f"cannot listen on {host} port {port}: {e.strerror}; give another --port") from e

@@ -1,0 +1,186 @@
+"""`nst serve` as a real process on 127.0.0.1: a killed server leaves every result and a checkpoint of every running
+job, and a restarted one lists and resumes them; a client that goes away does not stop its run; the flags, the
+missing extra and the installed package."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import get_backend
+from serve_helpers import ROOT, require_serve, start_server, stop_server
+from test_imports import BLOCKER
+
+import cli
+
+require_serve()
+import httpx  # noqa: E402
+
+from common import serve  # noqa: E402
+
+BOTH = ("torch", "mxnet")
+
+
+def post_run(url: str, steps: int, backends=BOTH) -> str:
+    body = {"backends": list(backends), "settings": {"size": [32, 48], "steps": steps, "weights": "random"}}
+    r = httpx.post(f"{url}/api/runs", json=body, timeout=30)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def wait(url: str, run_id: str, until, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = httpx.get(f"{url}/api/runs/{run_id}", timeout=30).json()
+        if until(run):
+            return run
+        time.sleep(0.2)
+    raise AssertionError(f"timed out: {run}")
+
+
+def started(run: dict) -> bool:
+    return all(job["step"] >= 2 for job in run["jobs"].values())
+
+
+def check_stopped_by_signal(folder: Path) -> None:
+    """Each job: its image, a record saying 'interrupted', a checkpoint, and exit code 130."""
+    for name in BOTH:
+        job = folder / name
+        assert json.loads((job / "run.json").read_text())["status"] == "interrupted"
+        assert (job / "run.ckpt.npz").is_file() and (job / "result.png").is_file()
+        assert json.loads((job / "end.json").read_text())["code"] == 130
+
+
+def test_sigterm_leaves_results_and_checkpoints_and_a_restarted_server_lists_and_resumes_them(tmp_path) -> None:
+    get_backend("torch"), get_backend("mxnet")
+    data = tmp_path / "data"
+    proc, url = start_server(data)
+    try:
+        done = post_run(url, 2, backends=["torch"])
+        wait(url, done, lambda run: run["terminal"])
+        running = post_run(url, 60)
+        wait(url, running, started)
+    finally:
+        code, err = stop_server(proc, signal.SIGTERM, timeout=120)
+    assert code == -signal.SIGTERM and "Traceback" not in err, err
+    check_stopped_by_signal(data / "runs" / running)
+
+    proc, url = start_server(data)
+    try:
+        runs = {r["id"]: r for r in httpx.get(f"{url}/api/runs").json()}
+        assert runs[done]["jobs"]["torch"]["state"] == "completed"
+        assert {n: (j["state"], j["resumable"]) for n, j in runs[running]["jobs"].items()} == {
+            n: ("stopped", True) for n in BOTH
+        }
+        assert httpx.post(f"{url}/api/runs/{running}/resume").status_code == 200
+        run = wait(url, running, lambda run: run["terminal"] and run["comparison"])
+        assert {n: (j["state"], j["step"]) for n, j in run["jobs"].items()} == {n: ("completed", 60) for n in BOTH}
+    finally:
+        stop_server(proc)
+
+
+def test_a_sigkilled_server_s_workers_still_checkpoint(tmp_path) -> None:
+    get_backend("torch"), get_backend("mxnet")
+    data = tmp_path / "data"
+    proc, url = start_server(data)
+    run_id = post_run(url, 400)
+    try:
+        wait(url, run_id, started)
+    finally:
+        proc.kill()  # no shutdown code runs: the kernel sends the workers SIGTERM (PR_SET_PDEATHSIG)
+        proc.communicate(timeout=30)
+    ends = [data / "runs" / run_id / name / "end.json" for name in BOTH]
+    deadline = time.monotonic() + 60
+    while not all(end.is_file() for end in ends) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    check_stopped_by_signal(data / "runs" / run_id)
+    proc, url = start_server(data)
+    try:
+        run = httpx.get(f"{url}/api/runs/{run_id}").json()
+        assert {n: j["state"] for n, j in run["jobs"].items()} == {n: "stopped" for n in BOTH}
+    finally:
+        stop_server(proc)
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_a_client_that_disconnects_does_not_stop_its_run(name, tmp_path) -> None:
+    get_backend(name)
+    proc, url = start_server(tmp_path / "data")
+    try:
+        run_id = post_run(url, 12, backends=[name])
+        with httpx.stream("GET", f"{url}/api/runs/{run_id}/events", timeout=120) as stream:
+            lines = stream.iter_lines()
+            while next(lines) != "event: step":
+                pass
+        run = wait(url, run_id, lambda run: run["terminal"])
+        assert run["jobs"][name]["state"] == "completed" and run["jobs"][name]["step"] == 12
+    finally:
+        code, err = stop_server(proc, signal.SIGINT)
+    assert code == 130 and err.strip() == "nst: interrupted", err  # Ctrl-C on an idle server
+
+
+def test_without_the_extra_nst_serve_exits_2_naming_it() -> None:
+    r = subprocess.run(
+        [sys.executable, "-c", BLOCKER.format(frameworks=("fastapi", "uvicorn"))
+         + "import cli, sys\nsys.exit(cli.main(['serve', '--port', '0']))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "nst-crossframe[serve]" in r.stderr and "fastapi and uvicorn" in r.stderr
+
+
+def test_importing_common_serve_imports_no_web_framework() -> None:
+    code = "import sys, common.serve, cli; print(sorted({m.split('.')[0] for m in sys.modules} & {'fastapi', "
+    code += "'uvicorn', 'starlette'}))"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
+
+
+def test_another_address_needs_allow_remote_and_then_gets_a_warning(tmp_path, capsys) -> None:
+    assert cli.main(["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--allow-remote" in err and not (tmp_path / "d").exists()
+    assert serve.check_host("127.0.0.1", False) is None and serve.check_host("localhost", False) is None
+    assert "there is no login" in serve.check_host("0.0.0.0", True)
+
+
+def test_bad_serve_flags_are_one_line(tmp_path, capsys) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        for argv, fragment in (
+            (["--max-runs", "0"], "--max-runs must be at least 1"),
+            (["--data-dir", str(a_file)], "is a file"),
+            (["--port", str(busy.getsockname()[1]), "--data-dir", str(tmp_path / "d")], "give another --port"),
+            (["--port", "70000", "--data-dir", str(tmp_path / "d")], "--port must be 0 to 65535"),
+        ):
+            assert cli.main(["serve", *argv]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and fragment in err, err
+    finally:
+        busy.close()
+
+
+def test_the_wheel_holds_the_page(tmp_path) -> None:
+    source = tmp_path / "src"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", "build", "*.egg-info"))
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
+        cwd=source, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
+    for page in ("index.html", "app.js", "lossplot.js", "style.css"):
+        assert f"nst/common/serve/static/{page}" in names
+    assert "nst/common/serve/child.py" in names and "nst/common/serve/app.py" in names
