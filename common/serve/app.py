@@ -9,7 +9,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -45,8 +45,141 @@ def one_line(error: UserError) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=409 if isinstance(error, Conflict) else 400)
 
 
+router = APIRouter()
+
+
+def manager_of(request: Request) -> Manager:
+    """The Manager of the app serving this request."""
+    return request.app.state.manager
+
+
+@router.get("/", include_in_schema=False)
+def page() -> FileResponse:
+    return FileResponse(STATIC / "index.html")
+
+
+@router.get("/api/options", summary="Presets, samples, backends, defaults and limits the page offers")
+def options(request: Request) -> dict[str, Any]:
+    return {
+        "presets": {name: presets.get(name).summary for name in presets.names()},
+        "samples": list(intake.SAMPLES),
+        "backends": list(BACKENDS),
+        "defaults": store.clean(Settings().as_dict()),
+        "editable": list(intake.EDITABLE),
+        "weights": list(intake.WEIGHTS),
+        "max_upload_bytes": intake.MAX_UPLOAD_BYTES,
+        "max_runs": manager_of(request).max_runs,
+    }
+
+
+@router.get("/api/samples/{name}", summary="A bundled sample image", response_class=FileResponse)
+def sample(name: str) -> FileResponse:
+    return FileResponse(intake.sample(name))
+
+
+@router.post(
+    "/api/uploads",
+    status_code=201,
+    summary="Upload an image (the request body is the file); checked as nst stylize checks its inputs",
+    openapi_extra={"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}},
+)
+async def upload(request: Request, role: Role = Role.content, name: str | None = None) -> dict[str, Any]:
+    manager, limit = manager_of(request), intake.MAX_UPLOAD_BYTES
+    too_large = f"the upload is larger than the limit of {limit:,} bytes"
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise HTTPException(413, too_large)
+    fd, tmp = tempfile.mkstemp(dir=manager.data_dir / "uploads", prefix=".upload-")
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as f:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, too_large)
+                f.write(chunk)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return manager.save_upload(Path(tmp), role.value, name)
+
+
+@router.post("/api/runs", status_code=201, summary="Start a run on one or both backends (queued if busy)")
+def create(request: Request, body: RunRequest) -> dict[str, Any]:
+    backends = [b.value for b in body.backends]
+    return manager_of(request).create(body.content, body.style, backends, body.preset, body.settings).view()
+
+
+@router.get("/api/runs", summary="Every run under the data folder, newest first")
+def runs(request: Request) -> list[dict[str, Any]]:
+    return manager_of(request).listing()
+
+
+@router.get("/api/runs/{run_id}", summary="A run: its jobs' states and loss histories, and the comparison")
+def run(request: Request, run_id: str) -> dict[str, Any]:
+    return manager_of(request).get(run_id).view()
+
+
+@router.get("/api/runs/{run_id}/events", summary="Server-sent events: a snapshot, then step/job/comparison, end")
+def stream(request: Request, run_id: str) -> StreamingResponse:
+    manager = manager_of(request)
+    manager.get(run_id)
+    body = events.stream(manager.hub, run_id, lambda: manager.attach(run_id))
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+
+
+@router.post("/api/runs/{run_id}/stop", summary="Stop a run (or one backend's job) as Ctrl-C does")
+def stop(request: Request, run_id: str, backend: Backend | None = None) -> dict[str, Any]:
+    return manager_of(request).stop(run_id, backend and backend.value).view(history=False)
+
+
+@router.post("/api/runs/{run_id}/resume", summary="Continue a stopped run from its checkpoint")
+def resume(request: Request, run_id: str, backend: Backend | None = None) -> dict[str, Any]:
+    return manager_of(request).resume(run_id, backend and backend.value).view(history=False)
+
+
+@router.get("/api/runs/{run_id}/inputs/{role}", summary="A run's content or style image")
+def run_input(request: Request, run_id: str, role: Role) -> FileResponse:
+    found = manager_of(request).get(run_id)
+    return FileResponse(store.inside(found.folder, "inputs", found.request["inputs"][role.value]["file"]))
+
+
+@router.get("/api/runs/{run_id}/{backend}/preview", summary="The job's latest picture (its result once ended)")
+def preview(request: Request, run_id: str, backend: Backend) -> FileResponse:
+    job = manager_of(request).get(run_id).jobs.get(backend.value)
+    for name in ("preview.png", "result.png") if job and job.state != "completed" else ("result.png",):
+        if job and (job.folder / name).is_file():
+            return FileResponse(job.folder / name, headers={"Cache-Control": "no-store"})
+    raise HTTPException(404, "no picture yet")
+
+
+@router.get("/api/runs/{run_id}/{backend}/files/{key}", summary="Download a job's result, run record, ...")
+def job_file(request: Request, run_id: str, backend: Backend, key: JobFile) -> FileResponse:
+    job = manager_of(request).get(run_id).jobs.get(backend.value)
+    path = job.folder / store.JOB_FILES[key.value] if job else None
+    if path is None or not path.is_file():
+        raise HTTPException(404, f"no {key.value} for this job")
+    name = f"{run_id}-{backend.value}{path.suffix if key.value != 'log' else '.log'}"
+    return FileResponse(path, media_type=MEDIA.get(path.suffix, "text/plain"), filename=name)
+
+
+@router.get("/api/runs/{run_id}/comparison/{key}", summary="Download the comparison (nst compare's report)")
+def comparison_file(request: Request, run_id: str, key: CompareFile) -> FileResponse:
+    path = manager_of(request).get(run_id).folder / "compare" / store.COMPARE_FILES[key.value]
+    if not path.is_file():
+        raise HTTPException(404, "no comparison for this run")
+    return FileResponse(path, filename=f"{run_id}-{path.name}")
+
+
+async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+    """A request FastAPI could not parse: its first problem in one line (422)."""
+    first = e.errors()[0]
+    where = ".".join(str(part) for part in first["loc"][1:]) or "request"
+    return JSONResponse({"detail": f"{where}: {first['msg']}"}, status_code=422)
+
+
 def create_app(data_dir: str | os.PathLike, max_runs: int = 2, threads: int | None = None) -> FastAPI:
-    """The application over one data folder; its Manager is app.state.manager."""
+    """The application over one data folder; its Manager is app.state.manager (its workers stop with the app)."""
     manager = Manager(data_dir, max_runs, threads)
 
     @contextlib.asynccontextmanager
@@ -61,116 +194,7 @@ def create_app(data_dir: str | os.PathLike, max_runs: int = 2, threads: int | No
     )
     app.state.manager = manager
     app.add_exception_handler(UserError, lambda request, e: one_line(e))
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
-        first = e.errors()[0]
-        where = ".".join(str(part) for part in first["loc"][1:]) or "request"
-        return JSONResponse({"detail": f"{where}: {first['msg']}"}, status_code=422)
-
+    app.add_exception_handler(RequestValidationError, invalid)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-    @app.get("/", include_in_schema=False)
-    def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
-
-    @app.get("/api/options", summary="Presets, samples, backends, defaults and limits the page offers")
-    def options() -> dict[str, Any]:
-        return {
-            "presets": {name: presets.get(name).summary for name in presets.names()},
-            "samples": list(intake.SAMPLES),
-            "backends": list(BACKENDS),
-            "defaults": store.clean(Settings().as_dict()),
-            "editable": list(intake.EDITABLE),
-            "weights": list(intake.WEIGHTS),
-            "max_upload_bytes": intake.MAX_UPLOAD_BYTES,
-            "max_runs": manager.max_runs,
-        }
-
-    @app.get("/api/samples/{name}", summary="A bundled sample image", response_class=FileResponse)
-    def sample(name: str) -> FileResponse:
-        return FileResponse(intake.sample(name))
-
-    @app.post(
-        "/api/uploads",
-        status_code=201,
-        summary="Upload an image (the request body is the file); checked as nst stylize checks its inputs",
-        openapi_extra={"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}},
-    )
-    async def upload(request: Request, role: Role = Role.content, name: str | None = None) -> dict[str, Any]:
-        limit = intake.MAX_UPLOAD_BYTES
-        too_large = f"the upload is larger than the limit of {limit:,} bytes"
-        if int(request.headers.get("content-length") or 0) > limit:
-            raise HTTPException(413, too_large)
-        fd, tmp = tempfile.mkstemp(dir=manager.data_dir / "uploads", prefix=".upload-")
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as f:
-                async for chunk in request.stream():
-                    size += len(chunk)
-                    if size > limit:
-                        raise HTTPException(413, too_large)
-                    f.write(chunk)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return manager.save_upload(Path(tmp), role.value, name)
-
-    @app.post("/api/runs", status_code=201, summary="Start a run on one or both backends (queued if busy)")
-    def create(body: RunRequest) -> dict[str, Any]:
-        backends = [b.value for b in body.backends]
-        return manager.create(body.content, body.style, backends, body.preset, body.settings).view()
-
-    @app.get("/api/runs", summary="Every run under the data folder, newest first")
-    def runs() -> list[dict[str, Any]]:
-        return manager.listing()
-
-    @app.get("/api/runs/{run_id}", summary="A run: its jobs' states and loss histories, and the comparison")
-    def run(run_id: str) -> dict[str, Any]:
-        return manager.get(run_id).view()
-
-    @app.get("/api/runs/{run_id}/events", summary="Server-sent events: a snapshot, then step/job/comparison, end")
-    def stream(run_id: str) -> StreamingResponse:
-        manager.get(run_id)
-        body = events.stream(manager.hub, run_id, lambda: manager.attach(run_id))
-        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(body, media_type="text/event-stream", headers=headers)
-
-    @app.post("/api/runs/{run_id}/stop", summary="Stop a run (or one backend's job) as Ctrl-C does")
-    def stop(run_id: str, backend: Backend | None = None) -> dict[str, Any]:
-        return manager.stop(run_id, backend and backend.value).view(history=False)
-
-    @app.post("/api/runs/{run_id}/resume", summary="Continue a stopped run from its checkpoint")
-    def resume(run_id: str, backend: Backend | None = None) -> dict[str, Any]:
-        return manager.resume(run_id, backend and backend.value).view(history=False)
-
-    @app.get("/api/runs/{run_id}/inputs/{role}", summary="A run's content or style image")
-    def run_input(run_id: str, role: Role) -> FileResponse:
-        run = manager.get(run_id)
-        return FileResponse(store.inside(run.folder, "inputs", run.request["inputs"][role.value]["file"]))
-
-    @app.get("/api/runs/{run_id}/{backend}/preview", summary="The job's latest picture (its result once ended)")
-    def preview(run_id: str, backend: Backend) -> FileResponse:
-        job = manager.get(run_id).jobs.get(backend.value)
-        for name in ("preview.png", "result.png") if job and job.state != "completed" else ("result.png",):
-            if job and (job.folder / name).is_file():
-                return FileResponse(job.folder / name, headers={"Cache-Control": "no-store"})
-        raise HTTPException(404, "no picture yet")
-
-    @app.get("/api/runs/{run_id}/{backend}/files/{key}", summary="Download a job's result, run record, ...")
-    def job_file(run_id: str, backend: Backend, key: JobFile) -> FileResponse:
-        job = manager.get(run_id).jobs.get(backend.value)
-        path = job.folder / store.JOB_FILES[key.value] if job else None
-        if path is None or not path.is_file():
-            raise HTTPException(404, f"no {key.value} for this job")
-        name = f"{run_id}-{backend.value}{path.suffix if key.value != 'log' else '.log'}"
-        return FileResponse(path, media_type=MEDIA.get(path.suffix, "text/plain"), filename=name)
-
-    @app.get("/api/runs/{run_id}/comparison/{key}", summary="Download the comparison (nst compare's report)")
-    def comparison_file(run_id: str, key: CompareFile) -> FileResponse:
-        path = manager.get(run_id).folder / "compare" / store.COMPARE_FILES[key.value]
-        if not path.is_file():
-            raise HTTPException(404, "no comparison for this run")
-        return FileResponse(path, filename=f"{run_id}-{path.name}")
-
+    app.include_router(router)
     return app

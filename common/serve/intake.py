@@ -8,8 +8,12 @@ that name no file may be given.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,7 @@ from PIL import Image
 from .. import images, job, layers, outputs, photoreal, photoreal_job, presets, samples
 from ..errors import UserError
 from ..settings import INITS, Settings
+from . import store
 
 MAX_UPLOAD_BYTES = 25 * 2**20
 SAMPLES = ("chelsea.png", "ihc.png", "astronaut.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg")
@@ -106,7 +111,9 @@ def explicit_settings(given: dict[str, Any]) -> dict[str, Any]:
     return explicit
 
 
-def job_settings(explicit: dict[str, Any], preset: str | None, backend: str, inputs: dict[str, Path], folder: Path):
+def job_settings(
+    explicit: dict[str, Any], preset: str | None, backend: str, inputs: dict[str, Path], folder: Path
+) -> Settings:
     """One backend's validated settings: the CLI's, with the run's inputs and every output inside ``folder``."""
     paths = {
         "backend": backend,
@@ -137,3 +144,64 @@ def preflight(s: Settings, content: Image.Image) -> None:
 def write_json(path: Path, value: Any) -> None:
     """Write JSON atomically."""
     outputs.write_text(path, json.dumps(value, indent=2) + "\n", path.name)
+
+
+def save_upload(data_dir: Path, tmp: Path, role: str, name: str | None) -> dict[str, Any]:
+    """Check an uploaded file (at tmp, inside the data folder) and keep it under a new id; its description.
+    A refused file is deleted."""
+    shown = display_name(name, f"{role} image")
+    try:
+        img = check_image(tmp, role, shown)
+        upload_id = store.new_upload_id()
+        meta = {"id": upload_id, "name": shown, "width": img.size[0], "height": img.size[1]}
+        write_json(data_dir / "uploads" / f"{upload_id}.json", meta)
+        os.replace(tmp, store.upload_path(data_dir, upload_id))
+        return meta
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def input_file(data_dir: Path, ref: str) -> tuple[Path, str]:
+    """An input named by a client (an upload id, or sample:NAME): its file and the name to show."""
+    if ref.startswith("sample:"):
+        return sample(ref.removeprefix("sample:")), ref.removeprefix("sample:")
+    path = store.upload_path(data_dir, ref)
+    meta = store.read_json(path.with_suffix(".json"))
+    if not path.is_file() or not meta:
+        raise UserError(f"no upload {ref!r}")
+    return path, meta["name"]
+
+
+def build_run(
+    data_dir: Path,
+    staging: Path,
+    final: Path,
+    refs: tuple[str, str],
+    backends: list[str],
+    preset: str | None,
+    explicit: dict[str, Any],
+) -> dict[str, Any]:
+    """Fill a new run's staging folder (its inputs, a job.json per backend, checked as the CLI checks a run, with
+    every path where the folder will be: final); return its request.json content."""
+    inputs, pictures, names = {}, {}, {}
+    for role, ref in zip(("content", "style"), refs, strict=True):
+        source, names[role] = input_file(data_dir, ref)
+        pictures[role] = check_image(source, role, names[role])
+        name = role + image_format(source)
+        shutil.copyfile(source, staging / "inputs" / name)
+        inputs[role] = final / "inputs" / name
+    for backend in backends:
+        s = job_settings(explicit, preset, backend, inputs, final / backend)
+        preflight(s, pictures["content"])
+        (staging / backend).mkdir()
+        total = sum(stage.steps for stage in s.run_stages())
+        write_json(staging / backend / "job.json", {"settings": s.as_dict(), "total_steps": total})
+    return {
+        "id": final.name,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "preset": preset,
+        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in explicit.items()},
+        "backends": backends,
+        "inputs": {role: {"name": names[role], "file": inputs[role].name} for role in inputs},
+    }

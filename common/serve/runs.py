@@ -76,27 +76,7 @@ class Manager:
 
     def save_upload(self, tmp: Path, role: str, name: str | None) -> dict[str, Any]:
         """Check an uploaded file (written to tmp inside the data folder) and keep it; its id and description."""
-        shown = intake.display_name(name, f"{role} image")
-        try:
-            img = intake.check_image(tmp, role, shown)
-            upload_id = store.new_upload_id()
-            meta = {"id": upload_id, "name": shown, "width": img.size[0], "height": img.size[1]}
-            intake.write_json(self.data_dir / "uploads" / f"{upload_id}.json", meta)
-            os.replace(tmp, store.upload_path(self.data_dir, upload_id))
-            return meta
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-
-    def _input(self, ref: str) -> tuple[Path, str]:
-        """An input named by the client (an upload id or sample:NAME): its file and the name to show."""
-        if ref.startswith("sample:"):
-            return intake.sample(ref.removeprefix("sample:")), ref.removeprefix("sample:")
-        path = store.upload_path(self.data_dir, ref)
-        meta = store.read_json(path.with_suffix(".json"))
-        if not path.is_file() or not meta:
-            raise UserError(f"no upload {ref!r}")
-        return path, meta["name"]
+        return intake.save_upload(self.data_dir, tmp, role, name)
 
     def create(self, content: str, style: str, backends: list[str], preset: str | None, given: dict) -> Run:
         """Check a request as the CLI would, build the run's folder (complete, or not at all), queue its jobs."""
@@ -113,7 +93,7 @@ class Manager:
         staging = store.inside(self.data_dir, "runs", f".new-{run_id}")
         (staging / "inputs").mkdir(parents=True)
         try:
-            request = self._build(staging, final, run_id, content, style, backends, preset, explicit)
+            request = intake.build_run(self.data_dir, staging, final, (content, style), backends, preset, explicit)
             intake.write_json(staging / "request.json", request)
             os.rename(staging, final)
         except BaseException:
@@ -126,29 +106,6 @@ class Manager:
                 self._enqueue(run, job)
             self._schedule()
             return run
-
-    def _build(self, staging, final, run_id, content, style, backends, preset, explicit) -> dict[str, Any]:
-        inputs, pictures, names = {}, {}, {}
-        for role, ref in (("content", content), ("style", style)):
-            source, names[role] = self._input(ref)
-            pictures[role] = intake.check_image(source, role, names[role])
-            name = role + intake.image_format(source)
-            shutil.copyfile(source, staging / "inputs" / name)
-            inputs[role] = final / "inputs" / name
-        for backend in backends:
-            s = intake.job_settings(explicit, preset, backend, inputs, final / backend)
-            intake.preflight(s, pictures["content"])
-            (staging / backend).mkdir()
-            total = sum(stage.steps for stage in s.run_stages())
-            intake.write_json(staging / backend / "job.json", {"settings": s.as_dict(), "total_steps": total})
-        return {
-            "id": run_id,
-            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "preset": preset,
-            "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in explicit.items()},
-            "backends": backends,
-            "inputs": {role: {"name": names[role], "file": inputs[role].name} for role in inputs},
-        }
 
     # --- stopping and resuming
 
@@ -314,4 +271,3 @@ class Manager:
         deadline = time.monotonic() + timeout
         for thread in list(self.threads_started):
             thread.join(max(0.0, deadline - time.monotonic()))
-
