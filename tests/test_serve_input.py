@@ -190,3 +190,14 @@ def test_no_name_or_id_from_a_client_reaches_outside_the_data_folder(client, tmp
     with pytest.raises(UserError, match="not a run id"):
         store.run_folder(data, "../x")
     json.loads((data / "runs" / run["id"] / "request.json").read_text())  # the run itself was made
+
+
+def test_a_damaged_run_folder_is_skipped_and_the_others_are_listed(tmp_path, capsys) -> None:
+    runs = tmp_path / "data" / "runs"
+    (runs / "20260101-000000-abcdef").mkdir(parents=True)
+    (runs / "20260101-000000-abcdef" / "request.json").write_text("{}")
+    (runs / ".new-20260101-000001-abcdef").mkdir()  # a creation that never finished: removed
+    with TestClient(create_app(tmp_path / "data")) as c:
+        assert c.get("/api/runs").json() == []
+    assert "20260101-000000-abcdef" in capsys.readouterr().err
+    assert sorted(p.name for p in runs.iterdir()) == ["20260101-000000-abcdef"]

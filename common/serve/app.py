@@ -144,10 +144,11 @@ def run_input(request: Request, run_id: str, role: Role) -> FileResponse:
     return FileResponse(store.inside(found.folder, "inputs", found.request["inputs"][role.value]["file"]))
 
 
-@router.get("/api/runs/{run_id}/{backend}/preview", summary="The job's latest picture (its result once ended)")
+@router.get("/api/runs/{run_id}/{backend}/preview", summary="The job's latest picture (its result once it ended)")
 def preview(request: Request, run_id: str, backend: Backend) -> FileResponse:
     job = manager_of(request).get(run_id).jobs.get(backend.value)
-    for name in ("preview.png", "result.png") if job and job.state != "completed" else ("result.png",):
+    ended = job is not None and job.state in store.TERMINAL
+    for name in ("result.png", "preview.png") if ended else ("preview.png", "result.png"):
         if job and (job.folder / name).is_file():
             return FileResponse(job.folder / name, headers={"Cache-Control": "no-store"})
     raise HTTPException(404, "no picture yet")

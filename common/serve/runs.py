@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -44,7 +45,13 @@ class Manager:
             if folder.name.startswith(".new-"):  # a run whose creation never finished
                 shutil.rmtree(folder, ignore_errors=True)
             elif store.RUN_ID.match(folder.name) and (folder / "request.json").is_file():
-                run = Run.open(folder)
+                try:
+                    run = Run.open(folder)
+                except (TypeError, KeyError, AttributeError) as e:  # damaged by hand: list the others
+                    print(
+                        f"warning: {folder} is not a readable run ({type(e).__name__}: {e}); skipped", file=sys.stderr
+                    )
+                    continue
                 self.runs[run.id] = run
                 if run.needs_comparison():
                     run.comparing = True

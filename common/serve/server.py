@@ -64,6 +64,8 @@ def run(host: str, port: int, data_dir: str, max_runs: int, warning: str | None)
     sock = listen(host, port)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
+    # matplotlib (the comparison's figures) keeps its cache here, not in the home folder
+    os.environ.setdefault("MPLCONFIGDIR", str((folder / ".matplotlib").resolve()))
     app = create_app(folder, max_runs)
     shown = f"[{host}]" if ":" in host else host
     print(

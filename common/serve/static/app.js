@@ -223,8 +223,10 @@ function renderPane(b) {
       <p class="status" id="status-${b}"></p><table class="numbers" id="numbers-${b}"></table>
       <p class="links" id="links-${b}"></p>`;
   }
-  const img = $(`img-${b}`), wanted = job.state === "completed" ? `${job.step}-final` : String(job.preview_step);
-  if (job.preview_step > 0 && img.dataset.want !== wanted) {
+  const ended = ["completed", "stopped", "diverged", "failed", "cancelled"].includes(job.state);
+  const img = $(`img-${b}`), wanted = ended ? `${job.step}-final` : String(job.preview_step);
+  const picture = job.preview_step > 0 || (ended && job.files.includes("result"));
+  if (picture && img.dataset.want !== wanted) {
     img.dataset.want = wanted;
     img.onload = () => { img.dataset.step = String(parseInt(wanted, 10)); img.dataset.final = String(wanted.endsWith("final")); };
     img.src = `/api/runs/${state.run.id}/${b}/preview?v=${wanted}`;
