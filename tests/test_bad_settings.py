@@ -59,13 +59,14 @@ def test_every_numeric_flag_of_stylize_is_covered() -> None:
     import argparse
 
     import cli
+    from common.jobs import flags
 
     parser = cli.build_parser()
     stylize = next(a for a in parser._subparsers._actions if a.choices).choices["stylize"]
     numeric = {
         a.option_strings[0]
         for a in stylize._actions
-        if a.option_strings and (a.type in (int, cli._finite, cli._floats)) and a.dest != "help"
+        if a.option_strings and (a.type in (int, flags.number, flags.numbers)) and a.dest != "help"
     }
     assert isinstance(stylize, argparse.ArgumentParser)
     assert numeric == set(FLAGS)
