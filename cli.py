@@ -25,7 +25,13 @@ flags = common.jobs.flags
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
+    """argparse, but a usage error is one line on stderr and exit code 2, and a flag given twice with different
+    values is refused (flags.Once) instead of keeping the last one silently."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        """An argparse parser whose flags are stored once."""
+        super().__init__(*args, **kwargs)
+        self.register("action", None, flags.Once)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         """Print one line and exit 2."""
@@ -37,13 +43,13 @@ def add_stylize_arguments(p: argparse.ArgumentParser, skip: frozenset[str] = fro
     from the preset or from common.Settings, so that explicit flags, and only they, override a preset."""
     for names, options in flags.STYLIZE:
         if names[0] not in skip:
-            p.add_argument(*names, default=argparse.SUPPRESS, **options)
+            p.add_argument(*names, default=argparse.SUPPRESS, **flags.parser_options(options))
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     """nst stylize (and nst photoreal)."""
-    settings = flags.settings_from(vars(args))
-    result = common.stylize(settings)
+    result = common.stylize(flags.settings_from(vars(args)))
+    settings = result.settings  # a resumed run's are the checkpoint's
     if not settings.quiet:
         last = result.history[-1]
         seconds = sum(r.seconds for r in result.history)
@@ -75,7 +81,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """nst compare."""
-    report = compare.compare(flags.settings_from(vars(args)), args.report)
+    report = compare.compare(flags.settings_from(vars(args)), args.report, args.force)
     print(compare.summary_line(report, args.report))
     return 0
 
@@ -132,6 +138,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``nst`` parser with its subcommands."""
     parser = Parser(prog="nst", description="Neural style transfer on PyTorch and MXNet/Gluon, one program.")
+    parser.add_argument("-V", "--version", action="version", version=f"nst {common.jobs.record.nst_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for add in (_add_stylize, _add_photoreal, _add_apply, _add_compare, _add_small_commands, _add_parity, _add_bench):
         add(sub)
@@ -171,7 +178,7 @@ def _add_apply(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", help="a .npz written by nst photoreal --save-model (by either backend)")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="images to stylize")
-    p.add_argument("--output-dir", required=True, metavar="D", help="existing folder for the results")
+    p.add_argument("--output-dir", required=True, metavar="D", help="folder for the results (made if missing)")
     p.add_argument("--backend", default=flags.DEFAULTS.backend, help=f"(default {flags.DEFAULTS.backend})")
     p.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), help="resize every image to H x W first")
     p.add_argument("--dtype", choices=common.jobs.settings.DTYPES, help="(default: the model's)")
@@ -189,6 +196,7 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     )
     add_stylize_arguments(p, skip=flags.COMPARE_SKIPS)
     p.add_argument("--report", default="compare-report", metavar="FOLDER", help="(default compare-report)")
+    p.add_argument("--force", action="store_true", help="replace an earlier report in FOLDER (and nothing else)")
     p.set_defaults(func=cmd_compare)
 
 
@@ -244,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as e:  # --help, or a usage error already reported in one line
             return int(e.code or 0)
         if not getattr(args, "func", None):
-            parser.print_help()
+            parser.print_help(sys.stderr)  # the usage and the commands, on stderr: nothing was done
             return 2
         if stopped():
             print("nst: interrupted before anything was done", file=sys.stderr)

@@ -30,10 +30,17 @@ def smooth_image(h: int, w: int, seed: int = 0) -> Image.Image:
 
 def stylize_argv(backend: str | None, files, output, *extra: str, log=None) -> list[str]:
     """`nst stylize` arguments: the backend (None: the default or a preset's), content and style, the output,
-    a run record if asked, then the extra flags."""
+    a run record if asked, then the extra flags (an extra flag given earlier replaces the earlier values)."""
     argv = ["stylize"] + (["--backend", backend] if backend else [])
     argv += ["--content", str(files[0]), "--style", str(files[1]), "--output", str(output)]
-    return argv + (["--log", str(log)] if log else []) + list(extra)
+    argv += ["--log", str(log)] if log else []
+    group: list[str] = []
+    for word in [*extra, "--"]:
+        if word.startswith("--") and group:
+            argv = set_flag(argv, *group)
+            group = []
+        group.append(word)
+    return argv
 
 
 def conv_layout_errors() -> dict[str, float]:
@@ -50,3 +57,17 @@ def conv_layout_errors() -> dict[str, float]:
         got = torch.nn.functional.conv2d(x, w, padding=1).double()
         errors[name] = float((got - exact).abs().max() / exact.abs().max())
     return errors
+
+
+def set_flag(argv: list[str], flag: str, *values: str) -> list[str]:
+    """argv with ``flag`` set to ``values``: in place of the flag's values where it is given, else appended
+    (a single-valued flag given twice is refused, so a test changes it rather than repeating it)."""
+    argv = list(argv)
+    if flag not in argv:
+        return [*argv, flag, *values]
+    i = argv.index(flag)
+    end = i + 1
+    while end < len(argv) and not argv[end].startswith("--"):
+        end += 1
+    argv[i:end] = [flag, *values]
+    return argv

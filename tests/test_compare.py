@@ -85,3 +85,78 @@ def test_compare_refuses_a_report_path_that_is_a_file(tmp_path: Path, capsys) ->
     path.write_text("x")
     assert cli.main(["compare", "--report", str(path), "--steps", "1"]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+# --- the report folder: never a mixture of two reports -------------------------------------------------------
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_folder_holding_files_is_refused_without_force(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "earlier"
+    folder.mkdir()
+    (folder / "report.md").write_text("an earlier report\n")
+    assert cli.main(["compare", "--report", str(folder), "--steps", "1", "--size", "32", "48"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--force" in err and "report.md" in err, err
+    assert tree(folder) == {"report.md": b"an earlier report\n"}
+
+
+def test_force_replaces_an_earlier_report_with_a_complete_new_one(report: Path, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "again"
+    folder.mkdir()
+    for p in report.iterdir():
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "report.md").write_text("an earlier report\n")
+    argv = ["compare", "--size", "32", "48", "--steps", "2", "--report", str(folder), "--quiet", "--force"]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    assert set(tree(folder)) == set(tree(report))
+    assert "an earlier report" not in (folder / "report.md").read_text()
+    for name in ("torch", "mxnet"):
+        run = json.loads((folder / f"{name}.json").read_text())
+        assert len(run["history"]) == 2 and run["output"] == str(folder / f"{name}.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again"]  # no temporary folder left
+
+
+def test_the_records_in_the_report_name_the_reports_own_files(report: Path) -> None:
+    for name in ("torch", "mxnet"):
+        run = json.loads((report / f"{name}.json").read_text())
+        assert run["output"] == str(report / f"{name}.png") and run["settings"]["log"] == str(report / f"{name}.json")
+
+
+@pytest.mark.parametrize("case", ["a foreign file", "an input inside"])
+def test_force_never_replaces_what_is_not_a_report(case, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "report.md").write_text("an earlier report\n")
+    from helpers import smooth_image
+
+    photo = folder / ("holiday.png" if case == "a foreign file" else "torch.png")
+    smooth_image(48, 64).save(photo)
+    before = tree(folder)
+    argv = ["compare", "--report", str(folder), "--force", "--steps", "1", "--size", "32", "48"]
+    assert cli.main([*argv, "--content", str(photo)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and photo.name in err, err
+    assert tree(folder) == before
+
+
+def test_a_failed_compare_leaves_the_earlier_report_and_no_temporary_folder(tmp_path, capsys, monkeypatch) -> None:
+    from common.core.errors import UserError
+    from common.jobs import children
+
+    folder = tmp_path / "earlier"
+    folder.mkdir()
+    (folder / "report.md").write_text("an earlier report\n")
+
+    def failing(*args, **kwargs):
+        raise UserError("the mxnet run failed")
+
+    monkeypatch.setattr(children, "run", failing)
+    argv = ["compare", "--report", str(folder), "--force", "--steps", "1", "--size", "32", "48", "--weights", "random"]
+    assert cli.main(argv) == 2
+    assert "the mxnet run failed" in capsys.readouterr().err
+    assert tree(folder) == {"report.md": b"an earlier report\n"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["earlier"]

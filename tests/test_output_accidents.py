@@ -128,12 +128,13 @@ def test_a_full_disk_leaves_no_partial_file_and_the_old_output_intact(
     assert sorted(p.name for p in folder.iterdir()) == ["out.png", "run.json"]
 
 
-def test_two_runs_writing_the_same_output_at_once_both_end_with_a_valid_file(image_files, tmp_path: Path) -> None:
-    get_backend("torch")
+@pytest.mark.parametrize("name", BACKENDS)
+def test_two_runs_writing_the_same_output_at_once_both_end_with_a_valid_file(name, image_files, tmp_path) -> None:
+    get_backend(name)
     content, style = image_files
     out = tmp_path / "shared" / "out.png"
     out.parent.mkdir()
-    argv = [sys.executable, str(ROOT / "cli.py"), "stylize", "--backend", "torch", "--content", str(content)]
+    argv = [sys.executable, str(ROOT / "cli.py"), "stylize", "--backend", name, "--content", str(content)]
     argv += ["--style", str(style), "--output", str(out), "--size", "32", "48", "--weights", "random", "--quiet"]
     argv += ["--save-every", "1", "--steps", "12"]  # many writes to the same names, interleaved
     procs = [subprocess.Popen([*argv, "--seed", str(seed)], stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
@@ -144,3 +145,25 @@ def test_two_runs_writing_the_same_output_at_once_both_end_with_a_valid_file(ima
     Image.open(out).load()  # a complete file: decodes to the end
     names = sorted(p.name for p in out.parent.iterdir())
     assert names == ["out.png"] + [f"out_step{k:04d}.png" for k in range(1, 12)]
+
+
+@pytest.mark.parametrize("failure", ["a missing style image", "a failed write"])
+@pytest.mark.parametrize("name", BACKENDS)
+def test_a_failed_run_leaves_an_existing_output_untouched(name, failure, image_files, tmp_path, capsys, monkeypatch):
+    get_backend(name)
+    out = tmp_path / "keep.png"
+    smooth_image(20, 20).save(out)
+    before = out.read_bytes()
+    args = stylize_args(name, image_files, out)
+    if failure == "a missing style image":
+        args[args.index("--style") + 1] = str(tmp_path / "missing.jpg")
+    else:  # the disk fills up while the result is written
+
+        def broken_save(self, fp, *a, **k):
+            Path(fp).write_bytes(b"half an image")
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(Image.Image, "save", broken_save)
+    assert run(args, capsys)[0] == 2
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

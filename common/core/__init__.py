@@ -8,6 +8,7 @@ for all of them.
     photoreal_objective  the HRNet objective                               training   the optimization loop
     lbfgs        L-BFGS for every backend                                  recipe     the d2l recipe's values
     cpu          what the CPU is and runs fast                             errors     the errors a run ends with
+    files        what a path is (a file, a FIFO, a loop), asked before it is opened
 
 Nothing here imports a framework; only ``load_backend`` imports one, when it is chosen.
 """
@@ -15,6 +16,7 @@ Nothing here imports a framework; only ``load_backend`` imports one, when it is 
 from . import (
     cpu,
     errors,
+    files,
     hrnet,
     interface,
     layers,
@@ -52,6 +54,7 @@ __all__ = [
     "compute_loss",
     "cpu",
     "errors",
+    "files",
     "hrnet",
     "interface",
     "is_installed",

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import layers
 from .errors import UserError
+from .files import check_input_file
 
 SPECS = ("auto", "imagenet", "random")
 # The weight-file formats, named by the backend whose framework reads and writes them, and their extensions.
@@ -107,8 +108,7 @@ def validate(arrays: Mapping[str, np.ndarray], upto: layers.Layer | None, origin
 def file_format(path: str | os.PathLike) -> str:
     """'torch' or 'mxnet', from the file's first bytes; UserError for anything else."""
     p = Path(path)
-    if not p.is_file():
-        raise UserError(f"weights file {str(p)!r} does not exist")
+    check_input_file(p, "weights file", "a weights file")
     with open(p, "rb") as f:
         head = f.read(8)
     if head == _MXNET_MAGIC:

@@ -5,6 +5,7 @@ flags      the settings as command-line flags          stylize   the job: the Ga
 photoreal  the HRNet generator's job, and nst apply    run       what both jobs share
 signals    SIGINT/SIGTERM as a request to stop          checkpoint, models, record   what a run writes
 images     image files in and out                       outputs   atomic writes, writability
+paths      which files a run reads and writes: no output may be an input or another output
 memory     a run's memory, estimated before it starts   samples   the bundled sample images
 plotting   loss curves                                  convert   weight files between frameworks
 children   a function run in a fresh process (compare, bench)
@@ -20,6 +21,7 @@ from . import (
     memory,
     models,
     outputs,
+    paths,
     photoreal,
     presets,
     record,
@@ -44,6 +46,7 @@ __all__ = [
     "memory",
     "models",
     "outputs",
+    "paths",
     "photoreal",
     "presets",
     "record",

@@ -2,7 +2,9 @@
 
 A checkpoint holds the settings, where the run stands (stage, steps), its history, the trainer's state (the
 image or other parameters and the optimizer's state) and fingerprints of the input images, so that a resumed
-run gives the same result as one that never stopped.
+run gives the same result as one that never stopped. Format 2 holds absolute paths and fingerprints keyed by the
+resolved path of each input, so it resumes from any folder; format 1 (relative paths as given) still loads, its
+paths meaning what they meant in the folder it is resumed from.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import UserError
-from .outputs import write_atomic
+from ..core.files import check_input_file
+from .outputs import name_max, write_atomic
 
-FORMAT = 1
+FORMAT = 2
+READS = (1, 2)
 
 
 @dataclass
@@ -64,28 +68,34 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> None:
 def load(path: str | os.PathLike) -> Checkpoint:
     """Read a checkpoint, or UserError if the file is not one."""
     p = Path(path)
-    if not p.is_file():
-        raise UserError(f"checkpoint {str(p)!r} does not exist")
+    check_input_file(p, "checkpoint", "a checkpoint (.npz)")
     try:
         with np.load(p, allow_pickle=False) as data:
             header = json.loads(data["header"].tobytes().decode())
             trainer = {k.removeprefix("trainer/"): data[k] for k in data.files if k.startswith("trainer/")}
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
         raise UserError(f"{str(p)!r} is not a checkpoint of nst stylize") from e
-    if header.get("format") != FORMAT:
+    if header.get("format") not in READS:
         raise UserError(f"{str(p)!r} is a checkpoint of another format ({header.get('format')}); start anew")
+    fingerprints = header["fingerprints"]
+    if header["format"] == 1:  # keyed by the paths as given, relative to the folder the run is resumed from
+        fingerprints = {os.path.realpath(k): v for k, v in fingerprints.items()}
     return Checkpoint(
         header["settings"],
         header["stage"],
         header["stage_steps_done"],
         header["history"],
         trainer,
-        header["fingerprints"],
+        fingerprints,
         header["backend"],
     )
 
 
 def default_path(output: str | os.PathLike) -> str:
-    """Where an interrupted run without --checkpoint leaves one: out.png -> out.ckpt.npz."""
+    """Where an interrupted run without --checkpoint leaves one: out.png -> out.ckpt.npz (the stem shortened
+    where the file system could not hold the longer name)."""
     p = Path(output)
-    return str(p.with_name(p.stem + ".ckpt.npz"))
+    stem, most = p.stem, name_max(p.parent)
+    while stem and len(os.fsencode(stem + ".ckpt.npz")) > most:
+        stem = stem[:-1]
+    return str(p.with_name(stem + ".ckpt.npz"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +16,7 @@ from ..core.errors import UserError
 from ..core.interface import load_backend, read_weights_file
 from ..core.weights import SUFFIXES, format_of_suffix
 from .outputs import check_writable, write_atomic
+from .paths import same_file
 
 CLASSIFIER_SHAPES = {
     "classifier.0.weight": (4096, 25088),
@@ -51,8 +51,8 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike) -> str:
     """Convert a VGG-19 weight file to the format dst's extension names; return a one-line summary."""
     fmt = format_of_suffix(dst)
     check_writable(dst, sum(SUFFIXES.values(), ()), "destination")
-    if Path(src).resolve() == Path(dst).resolve():
-        raise UserError("source and destination are the same file")
+    if same_file(src, dst):  # by any spelling, symlink or hard link
+        raise UserError(f"source {str(src)!r} and destination {str(dst)!r} are the same file")
     arrays = read_weights_file(src)
     check_vgg19(arrays, f"weights file {str(src)!r}")
     writer = load_backend(fmt)

@@ -1,5 +1,9 @@
 """The flags of ``nst stylize`` as data: one entry per setting, with its type, its help and its default from
-Settings. cli.py builds its parsers from them; a manifest's columns (nst batch) are parsed by the same types."""
+Settings. cli.py builds its parsers from them; a manifest's columns (nst batch) are parsed by the same types.
+
+A flag given twice never loses a value silently: a list flag (``--style a.png --style b.png``) collects both, a
+single-valued flag given again with another value is refused (``Once``, ``OnOff``), as in every nst command.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Any
 from ..core import layers
 from ..core.registry import NAMES
 from . import presets
-from .settings import OPTIMIZERS, POOLINGS, PRECISIONS, Settings
+from .settings import OPTIMIZERS, POOLINGS, PRECISIONS, UNSET_DEFAULTS, Settings
 
 DEFAULTS = Settings()
 
@@ -38,8 +42,65 @@ def numbers(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from e
 
 
+def _given(namespace: argparse.Namespace) -> dict[str, tuple[Any, str]]:
+    """The values the command line gave so far, by setting, with the flag that gave each."""
+    if "_given" not in vars(namespace):
+        namespace._given = {}
+    return namespace._given
+
+
+def _shown(value: Any) -> str:
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+class Once(argparse.Action):
+    """Store a flag's value; the same flag again with another value is refused, never silently replaced."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        """Store ``values``, or exit 2 naming the flag and both values."""
+        given = _given(namespace)
+        if self.dest in given and given[self.dest][0] != values:
+            parser.error(
+                f"{option_string} given twice, {_shown(given[self.dest][0])!r} and {_shown(values)!r}: give it once"
+            )
+        given[self.dest] = (values, option_string)
+        setattr(namespace, self.dest, values)
+
+
+class OnOff(argparse.BooleanOptionalAction):
+    """--flag / --no-flag; both given is refused, never decided silently by their order."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        """Store the flag's truth, or exit 2 naming both spellings."""
+        value = not (option_string or "").startswith("--no-")
+        given = _given(namespace)
+        if self.dest in given and given[self.dest][0] != value:
+            parser.error(f"{given[self.dest][1]} and {option_string} both given: give one")
+        given[self.dest] = (value, option_string)
+        setattr(namespace, self.dest, value)
+
+
+def parser_options(options: dict[str, Any]) -> dict[str, Any]:
+    """argparse keywords for a flag of the table: a list flag collects its values, any other flag is given once."""
+    if "action" in options:
+        return options
+    return {"action": "extend" if options.get("nargs") == "+" else Once, **options}
+
+
 d = DEFAULTS
-on_off = argparse.BooleanOptionalAction
+on_off = OnOff
 # (flags, argparse keywords) for every flag; the setting is the first flag's name with - as _.
 STYLIZE: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (
@@ -65,7 +126,7 @@ STYLIZE: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
         ("--style-max-side",),
         {"type": int, "metavar": "N", "help": "photoreal: the style image's longer side at most N"},
     ),
-    (("--output",), {"help": f"result image, .png/.jpg/... (default {d.output})"}),
+    (("--output",), {"help": f"result image, .png/.jpg/... (default {UNSET_DEFAULTS['output']})"}),
     (
         ("--size",),
         {"nargs": 2, "type": int, "metavar": ("H", "W"), "help": "rows and columns of the result (default 300 450)"},
@@ -113,7 +174,10 @@ STYLIZE: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
         ("--checkpoint",),
         {"metavar": "PATH.npz", "help": "save image and optimizer state every --checkpoint-every steps"},
     ),
-    (("--checkpoint-every",), {"type": int, "metavar": "N", "help": f"(default {d.checkpoint_every})"}),
+    (
+        ("--checkpoint-every",),
+        {"type": int, "metavar": "N", "help": f"(default {UNSET_DEFAULTS['checkpoint_every']})"},
+    ),
     (("--resume",), {"metavar": "PATH.npz", "help": "continue the run a checkpoint holds"}),
     (("--save-model",), {"metavar": "MODEL.npz", "help": "photoreal: save the trained generator (for nst apply)"}),
     (("--quiet",), {"action": "store_true", "help": "no progress bar, no summary"}),

@@ -3,6 +3,8 @@ run between steps (history, trainer, checkpoints, frames)."""
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,13 @@ from ..core.lbfgs import LBFGSTrainer
 from ..core.objective import Objective
 from ..core.reference import IMAGENET_MEAN, IMAGENET_STD
 from ..core.training import StepRecord, Trainer
-from . import checkpoint, images, memory
+from . import checkpoint, images, memory, paths
 from .run import Observer, content_path, style_paths
 from .settings import Settings, Stage
 
 # Settings a resumed run may change: where things are written and how much is said. The rest decides the result.
 OUTPUT_SETTINGS = {"output", "log", "plot", "gif", "save_every", "checkpoint", "checkpoint_every", "resume", "quiet"}
+NOW_ONLY = {"resume", "quiet"}  # about this process: never taken from the checkpoint
 
 
 def noise_image(seed: int, size: tuple[int, int]) -> np.ndarray:
@@ -91,17 +94,35 @@ def check_memory(s: Settings, sizes: list[tuple[int, int]], deepest: layers.Laye
 
 
 def resumed_settings(s: Settings, ckpt: checkpoint.Checkpoint) -> Settings:
-    """The checkpoint's settings, with the output settings given now; UserError if anything else differs."""
+    """The checkpoint's settings, with the output settings given now (those not given: the checkpoint's, which
+    are absolute paths, so the run finishes the files it promised); UserError if anything else differs. An input
+    named by another spelling of the same file is no difference."""
     saved = Settings.from_dict(ckpt.settings)
-    defaults = Settings()
+    now, defaults = s.validated(), Settings()
     for f in fields(Settings):
         if f.name in OUTPUT_SETTINGS:
             continue
-        now, then = getattr(s, f.name), getattr(saved, f.name)
-        if now != then and now != getattr(defaults, f.name):
+        value, then = getattr(now, f.name), getattr(saved, f.name)
+        if not paths.same_inputs(f.name, value, then) and value != getattr(defaults, f.name):
             flag = "--" + f.name.replace("_", "-")
             raise UserError(f"{flag} cannot change when resuming: the checkpoint was made with {flag} {then}")
-    return saved.replace(**{name: getattr(s, name) for name in OUTPUT_SETTINGS})
+    given = {name: getattr(s, name) for name in OUTPUT_SETTINGS if name in NOW_ONLY or getattr(s, name) is not None}
+    return saved.replace(**given)
+
+
+def check_supported(s: Settings) -> None:
+    """UserError for a setting only the photoreal method has."""
+    if s.save_model:
+        raise UserError("--save-model saves a trained generator: it needs the photoreal method (nst photoreal)")
+    if s.style_max_side is not None:
+        raise UserError("--style-max-side is for the photoreal method (nst photoreal); use --style-scale here")
+
+
+def frame_paths(s: Settings, total_steps: int) -> list[str]:
+    """The --save-every images the run writes (every N steps, but not the last: that one is --output)."""
+    if not s.save_every:
+        return []
+    return [intermediate_path(s.output, step) for step in range(s.save_every, total_steps, s.save_every)]
 
 
 class Run:
@@ -194,8 +215,8 @@ class Inputs:
         init = None
         if s.init not in ("content", "noise", "style"):
             init = images.load_image(s.init, "--init image")
-        paths = [content_file, *style_files] + ([s.init] if init is not None else [])
-        fingerprints = {path: checkpoint.fingerprint(path) for path in paths}
+        files = [content_file, *style_files] + ([s.init] if init is not None else [])
+        fingerprints = {os.path.realpath(path): checkpoint.fingerprint(path) for path in files}
         return cls(content_file, style_files, content, styles, init, fingerprints)
 
 
@@ -208,7 +229,7 @@ def check_stage_sizes(
         if min(h, w) < need:
             raise UserError(
                 f"stage {i} would be {h}x{w} pixels; layer {deepest.name} needs at least {need} on each side: "
-                "use a larger --size or scale"
+                f"{larger_size(s, inputs.content, size, need, stage.scale)}"
             )
         for path, img in zip(inputs.style_paths, inputs.styles, strict=True):
             sh, sw = style_size(s, (h, w), img)
@@ -217,3 +238,23 @@ def check_stage_sizes(
                     f"style image {path!r} would be {sh}x{sw} pixels at stage {i}; layer {deepest.name} needs at "
                     f"least {need} on each side: use a larger --style-scale"
                 )
+
+
+def larger_size(s: Settings, content: Image.Image, size: tuple[int, int], need: int, scale: float) -> str:
+    """What to give so that the shorter side of a stage at ``scale`` is at least ``need``, said for the flag that
+    sized the run: --max-side (an extreme aspect ratio), --min-side, or --size (given, a preset's or the default)."""
+    need = math.ceil(need / scale)
+    w, h = content.size
+    stages = " or a larger first --scales value" if scale < 1 else ""
+    if s.max_side is not None:
+        fit = math.ceil(need * max(w, h) / min(w, h))
+        while min(images.fit_size(content, fit)) < need:
+            fit += 1
+        at = images.shorter_side_size(content, need)
+        return (
+            f"--max-side {s.max_side} makes the {h}x{w} content image (height x width) {size[0]}x{size[1]}; give "
+            f"--min-side {need} instead ({at[0]}x{at[1]}, the same aspect ratio), --max-side {fit}{stages}"
+        )
+    if s.min_side is not None:
+        return f"give --min-side {need}{stages}"
+    return f"give a --size of at least {max(need, size[0])} {max(need, size[1])}{stages}"

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from ..core.errors import UserError
+from ..core.files import check_input_file
 from .outputs import IMAGE_EXTENSIONS, check_writable, write_atomic
 
 MIN_SIDE = 16
@@ -23,11 +24,7 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 def load_image(path: str | os.PathLike, what: str = "image") -> Image.Image:
     """Open an image file as an upright 8-bit RGB PIL image, or raise UserError with one clear line."""
     p = Path(path)
-    if not p.exists():
-        raise UserError(f"{what} {str(p)!r} does not exist")
-    if p.is_dir():
-        raise UserError(f"{what} {str(p)!r} is a folder, not an image file")
-    if p.stat().st_size == 0:
+    if check_input_file(p, what, "an image file").st_size == 0:  # never opened unless a regular file
         raise UserError(f"{what} {str(p)!r} is an empty file")
     try:
         with warnings.catch_warnings():

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..core import layers
+from ..core.errors import UserError
 from ..core.layers import feature_sizes
 
 # (backend, dtype, precision) -> (base bytes, factor): fitted by benchmarks/memory.py (see the README) to peak RSS
@@ -79,7 +81,31 @@ def available() -> int | None:
                 limits.append(int(text) - int(f.read().strip()))
     except (OSError, ValueError):
         pass
-    override = os.environ.get("NST_MEMORY_LIMIT")  # bytes; for tests and for sharing a machine
+    override = os.environ.get(LIMIT_VARIABLE)  # for tests and for sharing a machine
     if override:
-        limits.append(int(float(override)))
+        limits.append(parse_bytes(override))
     return min(limits) if limits else None
+
+
+LIMIT_VARIABLE = "NST_MEMORY_LIMIT"
+# K, M, G, T and KiB ... TiB: powers of 1024 (as memory is counted); KB ... TB: powers of 1000 (as disks are).
+UNITS = {"": 1, "b": 1} | {
+    unit: base**power
+    for power, letter in enumerate("kmgt", 1)
+    for unit, base in ((letter, 1024), (letter + "ib", 1024), (letter + "b", 1000))
+}
+
+
+def parse_bytes(text: str, name: str = LIMIT_VARIABLE) -> int:
+    """A byte count such as 2000000000, 1e9, 512M, 8G, 1.5GiB or 2GB; UserError in one line naming the variable for
+    anything else (a negative or zero count, another unit, not a number)."""
+    match = re.fullmatch(r"\s*(\d+\.?\d*(?:e\d+)?|\.\d+)\s*([a-z]*)\s*", text.lower())
+    if match is None or match.group(2) not in UNITS:
+        raise UserError(
+            f"{name}={text!r} is not a byte count: give a positive number with an optional unit, e.g. 8G, 512M, "
+            "1.5GiB or 2GB (K, M, G, T and KiB ... TiB count in 1024s, KB ... TB in 1000s)"
+        )
+    count = float(match.group(1)) * UNITS[match.group(2)]
+    if not math.isfinite(count) or count < 1:
+        raise UserError(f"{name}={text!r}: a memory limit must be a finite count of at least one byte")
+    return int(count)

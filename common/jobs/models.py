@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import UserError
+from ..core.files import check_input_file
 from ..core.hrnet import check_arrays
 from .outputs import write_atomic
 
@@ -35,8 +36,7 @@ def save_model(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dic
 def load_model(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """(arrays, metadata) of a model file save_model wrote, or UserError in one line for anything else."""
     p = Path(path)
-    if not p.is_file():
-        raise UserError(f"model {str(p)!r} does not exist" if not p.exists() else f"model {str(p)!r} is not a file")
+    check_input_file(p, "model", "a model file (.npz)")
     try:
         with np.load(p, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}

@@ -1,41 +1,109 @@
 """Writing outputs atomically: a temporary file in the target's folder, then a rename over the target.
 
-A failed or interrupted write never leaves a partial file, and never clobbers an existing one.
+A failed or interrupted write never leaves a partial file, and never clobbers an existing one. An output path that
+is a symlink is written through: the file it points to is replaced (atomically, beside it) and the link stays a
+link. The temporary name is short (``.nst-XXXXXXXX.tmp.png``), so any name the file system can hold can be written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..core.errors import UserError
+from ..core.files import kind, reason, shown
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+TEMP_PREFIX = ".nst-"
+
+
+def name_max(folder: str | os.PathLike) -> int:
+    """The longest file name, in bytes, the file system of ``folder`` (or of its nearest existing parent) holds."""
+    p = Path(os.path.abspath(folder))
+    while True:
+        try:
+            return int(os.pathconf(p, "PC_NAME_MAX"))
+        except (OSError, ValueError):
+            if p.parent == p:
+                return 255
+            p = p.parent
+
+
+def check_name_fits(path: str | os.PathLike, what: str = "output") -> None:
+    """UserError when the file name of ``path`` is longer than its file system allows."""
+    p = Path(path)
+    size, most = len(os.fsencode(p.name)), name_max(p.parent)
+    if size > most:
+        raise UserError(
+            f"{what} {shown(p)}: the file name is too long ({size} bytes; this file system holds at most {most}): "
+            "choose a shorter name"
+        )
+
+
+def target_of(path: str | os.PathLike, what: str = "output") -> Path:
+    """Where writing ``path`` lands: the path itself, or the file a symlink leads to; UserError for a loop."""
+    p = Path(path)
+    if not p.is_symlink():
+        return p
+    try:
+        os.stat(p)
+    except FileNotFoundError:
+        pass  # a dangling link: its target is created
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UserError(f"{what} {shown(p)} is a symlink loop (its links lead back to themselves)") from e
+        raise
+    return Path(os.path.realpath(p))
+
+
+def missing_folder(folder: Path) -> str:
+    """Why a folder that is not there cannot be used: its nearest existing parent is a file, or it is missing."""
+    for parent in (folder, *folder.parents):
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                return f"{shown(parent)} is a file, not a folder"
+            break
+    return f"folder {shown(folder)} does not exist; create it first"
 
 
 def check_writable(path: str | os.PathLike, extensions: tuple[str, ...] | None = None, what: str = "output") -> Path:
     """Refuse, before any work is done, an output path that cannot be written; return it as a Path."""
     p = Path(path)
-    if p.is_dir():
-        raise UserError(f"{what} {str(p)!r} is a folder; give a file name inside it")
+    try:
+        return _check_writable(p, extensions, what)
+    except OSError as e:  # a name or path the file system cannot hold, or a folder it cannot look into
+        raise UserError(f"{what} {shown(p)} cannot be written: {reason(e)}") from e
+
+
+def _check_writable(p: Path, extensions: tuple[str, ...] | None, what: str) -> Path:
+    check_name_fits(p, what)
+    target = target_of(p, what)
+    if target.exists():
+        found = kind(target.stat().st_mode)
+        if found == "folder":
+            raise UserError(f"{what} {shown(p)} is a folder; give a file name inside it")
+        if found != "file":
+            raise UserError(f"{what} {shown(p)} is a {found}, not a regular file: give a file name to write")
     if extensions is not None and p.suffix.lower() not in extensions:
         raise UserError(
-            f"{what} {str(p)!r}: unsupported extension {p.suffix or '(none)'!r}; use one of {', '.join(extensions)}"
+            f"{what} {shown(p)}: unsupported extension {p.suffix or '(none)'!r}; use one of {', '.join(extensions)}"
         )
-    folder = p.parent if str(p.parent) else Path(".")
+    folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
-        raise UserError(f"{what} {str(p)!r}: folder {str(folder)!r} does not exist; create it first")
+        raise UserError(f"{what} {shown(p)}: {missing_folder(folder)}")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise UserError(f"{what} {str(p)!r}: folder {str(folder)!r} is not writable")
+        raise UserError(f"{what} {shown(p)}: folder {shown(folder)} is not writable")
     try:  # os.access answers yes to root even on a read-only file system: try it
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".probe")
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX, suffix=".probe")
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise UserError(f"{what} {str(p)!r}: folder {str(folder)!r} is not writable ({e.strerror or e})") from e
+        raise UserError(f"{what} {shown(p)}: folder {shown(folder)} is not writable ({e.strerror or e})") from e
     return p
 
 
@@ -48,9 +116,11 @@ def current_umask() -> int:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
-    """Yield a temporary path beside ``path``; on success rename it over ``path``, on failure delete it."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=target.suffix)
+    """Yield a short temporary path beside ``path`` (beside a symlink's target); on success rename it over that
+    file, on failure delete it."""
+    target = target_of(path)
+    suffix = target.suffix if len(target.suffix) <= 8 else ""  # writers that read the format from the name
+    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=TEMP_PREFIX, suffix=".tmp" + suffix)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes a private file; outputs get the usual mode
     try:
@@ -70,7 +140,7 @@ def write_atomic(path: str | os.PathLike, writer: Callable[[str], None], what: s
         with atomic_path(path) as tmp:
             writer(tmp)
     except OSError as e:
-        raise UserError(f"could not write {what} {str(path)!r}: {e.strerror or e}") from e
+        raise UserError(f"could not write {what} {shown(path)}: {e.strerror or e}") from e
 
 
 def write_text(path: str | os.PathLike, text: str, what: str = "output") -> None:
@@ -81,3 +151,82 @@ def write_text(path: str | os.PathLike, text: str, what: str = "output") -> None
             f.write(text)
 
     write_atomic(path, writer, what)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike, force: bool, owned: frozenset[str], what: str) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; on success it takes the place of ``path`` whole, on failure
+    it is removed, so ``path`` holds one complete set of files or what it held before, never a mixture.
+
+    An existing ``path`` must be an empty folder, or, with ``force``, a folder holding nothing but ``owned`` names
+    (an earlier set of the same files): it is replaced.
+    """
+    target = target_of(path, what)  # a link to a folder: the folder it leads to is replaced
+    check_replaceable(path, target, force, owned, what)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=TEMP_PREFIX))
+    except OSError as e:
+        raise UserError(f"{what} {shown(path)}: cannot create a folder beside it: {reason(e)}") from e
+    os.chmod(tmp, 0o777 & ~current_umask())
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, target)  # a missing or empty folder is replaced in one step
+        except OSError as e:
+            if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=TEMP_PREFIX))
+            os.rename(target, old / "old")
+            try:
+                os.rename(tmp, target)
+            except BaseException:
+                os.rename(old / "old", target)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def check_replaceable(path: str | os.PathLike, target: Path, force: bool, owned: frozenset[str], what: str) -> None:
+    """UserError unless ``target`` is missing, an empty folder, or (with force) a folder of ``owned`` names only."""
+    if target.exists() and not target.is_dir():
+        raise UserError(f"{what} {shown(path)} is a file; give a folder")
+    names = sorted(os.listdir(target)) if target.is_dir() else []
+    listed = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    if names and not force:
+        raise UserError(
+            f"{what} {shown(path)} already holds files ({listed}): give a new or empty folder, or --force to replace "
+            "the earlier report in it"
+        )
+    foreign = [name for name in names if name not in owned]
+    if foreign:
+        raise UserError(
+            f"{what} {shown(path)} holds files that are not part of a report ({', '.join(foreign[:4])}): --force "
+            "replaces only an earlier report; give another folder"
+        )
+
+
+def check_folder(folder: str | os.PathLike, what: str) -> None:
+    """Refuse, before any work, an output folder that is not a folder and cannot be created (with its parents)."""
+    p = Path(folder)
+    try:
+        for part in (p, *p.parents):
+            check_name_fits(part, what)
+            if part.exists() or part.is_symlink():
+                if not part.is_dir():
+                    raise UserError(f"{what} {shown(folder)}: {shown(part)} is a file, not a folder")
+                if not os.access(part, os.W_OK | os.X_OK) and part != p:
+                    raise UserError(f"{what} {shown(folder)} cannot be created: {shown(part)} is not writable")
+                return
+    except OSError as e:
+        raise UserError(f"{what} {shown(folder)} cannot be used: {reason(e)}") from e
+
+
+def make_folder(folder: str | os.PathLike, what: str) -> None:
+    """Create an output folder with its parents (as mkdir -p), or UserError in one line."""
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"{what} {shown(folder)} cannot be created: {reason(e)}") from e

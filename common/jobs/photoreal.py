@@ -18,19 +18,21 @@ from ..core.photoreal_objective import PhotorealObjective
 from ..core.registry import NAMES, check_name
 from ..core.training import Outcome, optimize
 from ..core.weights import VGGWeights
-from . import images, samples
+from . import images, outputs, paths, samples
 from .models import load_model, save_model
 from .outputs import IMAGE_EXTENSIONS, check_writable
 from .run import (
     Observer,
     Result,
     Say,
+    check_input_files,
     check_outputs,
     content_path,
     run_size,
     tapped_layers,
     vgg_weights,
     warn,
+    warn_if_squashed,
     write_record,
 )
 from .settings import Settings
@@ -82,18 +84,22 @@ def train(settings: Settings, ops: Backend | None = None, say: Say = warn, obser
     s = settings.validated()
     check_supported(s)
     check_outputs(s, OUTPUTS)
+    check_input_files(s)
     content_file = content_path(s)
     style_path = s.style[0] if s.style else str(samples.sample_path(samples.STYLE))
     content_img = images.load_image(content_file, "content image")
     style_img = images.load_image(style_path, "style image")
     images.check_size(content_img, f"content image {content_file!r}")
     size = run_size(s, content_img)
-    check_size(size, "the content image's size (--size)")
+    sized_by = "--max-side" if s.max_side else "--min-side" if s.min_side else "--size"
+    check_size(size, f"the content image's size ({sized_by})")
     names, deepest, need = tapped_layers(s)
     at_style = style_size(style_img, s.style_max_side)
-    for what, (h, w) in (("content image (--size)", size), (f"style image {style_path!r}", at_style)):
+    for what, (h, w) in ((f"content image ({sized_by})", size), (f"style image {style_path!r}", at_style)):
         if min(h, w) < need:
             raise UserError(f"the {what} is {h}x{w} pixels; layer {deepest.name} needs at least {need} on each side")
+    if sized_by == "--size":  # after every refusal: a refused run says one line
+        warn_if_squashed(content_img, size, "content image", say)
 
     ops = ops or load_backend(s.backend, s.device)
     weights = vgg_weights(ops, s, deepest, say)
@@ -153,21 +159,24 @@ def _finish(
     return Result(result_img, history, outcome.status, weights.description, s, run_record)
 
 
-def output_paths(inputs: Sequence[str], output_dir: str) -> list[str]:
-    """D/<stem>.png for each input; UserError if the folder is missing or two inputs share a name."""
+def output_paths(model: str | os.PathLike, inputs: Sequence[str], output_dir: str) -> list[str]:
+    """D/<stem>.png for each input; UserError if the folder cannot be made, two inputs share a name or an output
+    is any input (by any spelling or link)."""
     folder = Path(output_dir)
-    if not folder.is_dir():
-        raise UserError(f"--output-dir {output_dir!r} is not an existing folder; create it first")
-    paths = [str(folder / f"{Path(p).stem}.png") for p in inputs]
+    outputs.check_folder(folder, "--output-dir")
+    written = [str(folder / f"{Path(p).stem}.png") for p in inputs]
     seen: dict[str, str] = {}
-    for path, source in zip(paths, inputs, strict=True):
+    for path, source in zip(written, inputs, strict=True):
         if path in seen:
             raise UserError(f"{seen[path]!r} and {source!r} would both be written to {path!r}; rename one")
-        if Path(path).resolve() == Path(source).resolve():
-            raise UserError(f"{path!r} would overwrite its own input; choose another --output-dir")
         seen[path] = source
-        check_writable(path, IMAGE_EXTENSIONS)
-    return paths
+        if folder.is_dir():
+            check_writable(path, IMAGE_EXTENSIONS, "--output-dir image")
+        else:
+            outputs.check_name_fits(path, "--output-dir image")
+    sources = [("MODEL", str(model))] + [("IMAGE", p) for p in inputs]
+    paths.check_distinct(sources, [("--output-dir", p) for p in written])
+    return written
 
 
 def apply(
@@ -178,11 +187,13 @@ def apply(
     size: tuple[int, int] | None = None,
     dtype: str | None = None,
     ops: Backend | None = None,
+    say: Say = warn,
 ) -> list[str]:
     """Stylize images with a saved generator (from either backend), without training; return the files written.
 
     Each image keeps its own size (both sides must be divisible by 4), or is resized to ``size``. Every input
-    is read and checked before anything is computed, and every result computed before any file is written.
+    is read and checked before anything is computed, and every result computed before any file (or the output
+    folder, created with its parents where it is missing) is written.
     """
     try:
         check_name(backend)
@@ -191,7 +202,7 @@ def apply(
     arrays, meta = load_model(model)
     if not inputs:
         raise UserError("give at least one image to stylize")
-    paths = output_paths(inputs, output_dir)
+    written = output_paths(model, inputs, output_dir)
     if size is not None:
         check_size(size, "--size")
     loaded = []
@@ -199,12 +210,15 @@ def apply(
         img = images.load_image(path, "image")
         at = size or (img.size[1], img.size[0])
         check_size(at, f"image {path!r}")
+        if size is not None:
+            warn_if_squashed(img, size, f"image {path!r}", say)
         loaded.append((img, at))
     ops = ops or load_backend(backend)
     dtype = dtype or meta.get("dtype", "float32")
     normalize = bool(meta.get("normalize", True))
     generator = ops.generator(arrays, dtype)
     results = [ops.postprocess(generator(ops.preprocess(img, at, dtype, normalize)), normalize) for img, at in loaded]
-    for img, path in zip(results, paths, strict=True):
+    outputs.make_folder(output_dir, "--output-dir")
+    for img, path in zip(results, written, strict=True):
         images.save_image(img, path)
-    return paths
+    return written

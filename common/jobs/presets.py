@@ -163,6 +163,9 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+SIZING = {"size", "max_side", "min_side"}  # three ways to size a run: one given explicitly replaces the others
+
+
 def names() -> list[str]:
     """The preset names."""
     return sorted(PRESETS)
@@ -183,8 +186,11 @@ def settings(explicit: dict[str, Any], preset: str | None = None) -> Settings:
     values: dict[str, Any] = {}
     if preset is not None:
         values.update(get(preset).values)
-    if {"max_side", "min_side"} & set(explicit) and "size" not in explicit:
-        values["size"] = None  # an explicit --max-side/--min-side replaces the preset's size
+    if SIZING & set(explicit):  # an explicit --size, --max-side or --min-side replaces the preset's way of sizing
+        values.update(dict.fromkeys(SIZING - set(explicit)))
+    layers_given = explicit.get("style_layers")
+    if layers_given is not None and len(values.get("style_layer_weights", ())) != len(layers_given):
+        values["style_layer_weights"] = ()  # the preset's layer weights belong to its layers: equal weights instead
     if "scales" in explicit:
         values["stages"] = ()  # explicit --scales replace a preset's stages
     schedule = {"steps", "lr", "lr_decay_every", "lr_decay_factor"} & set(explicit)

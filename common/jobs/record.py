@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import platform
+import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,10 +16,30 @@ import numpy as np
 from ..core import cpu
 from .outputs import write_text
 
+DISTRIBUTION = "nst-crossframe"  # the name pyproject.toml gives the package
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+
+
+def nst_version() -> str:
+    """This program's version: the checkout's pyproject.toml where the code runs from one (an editable install
+    too), else the installed package's metadata."""
+    try:
+        text = PYPROJECT.read_text(encoding="utf-8")
+        project = text.split("[project]", 1)[1].split("\n[", 1)[0]
+        if re.search(rf'^name = "{DISTRIBUTION}"', project, flags=re.M):
+            return re.search(r'^version = "([^"]+)"', project, flags=re.M).group(1)
+    except (OSError, IndexError, AttributeError):
+        pass
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
 
 def versions(framework: str | None = None, framework_version: str | None = None) -> dict[str, Any]:
-    """Python, numpy and framework versions, and the machine they ran on."""
+    """nst, Python, numpy and framework versions, and the machine they ran on."""
     v: dict[str, Any] = {
+        "nst": nst_version(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "platform": platform.platform(),

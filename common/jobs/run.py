@@ -13,11 +13,12 @@ from typing import Any
 from PIL import Image
 
 from ..core import layers
+from ..core.files import check_input_file
 from ..core.interface import Backend
 from ..core.recipe import D2L
 from ..core.training import StepRecord
 from ..core.weights import VGGWeights
-from . import images, record, samples
+from . import images, paths, record, samples
 from .outputs import IMAGE_EXTENSIONS, check_writable
 from .settings import Settings
 
@@ -55,14 +56,46 @@ def run_size(s: Settings, content: Image.Image) -> tuple[int, int]:
     return D2L["size"]
 
 
-def check_outputs(s: Settings, others: Sequence[tuple[str, tuple[str, ...], str]]) -> None:
+def check_outputs(
+    s: Settings, others: Sequence[tuple[str, tuple[str, ...], str]], derived: Sequence[paths.Named] = ()
+) -> None:
     """Refuse, before any work, an --output or another output setting (name, extensions, what) that cannot be
-    written."""
+    written, and any output (also those ``derived`` from them) that is an input or another output."""
     check_writable(s.output, IMAGE_EXTENSIONS)
     for name, extensions, what in others:
         path = getattr(s, name)
         if path:
             check_writable(path, extensions, what)
+    outputs = [("--output", s.output)] + [(f"--{n.replace('_', '-')}", getattr(s, n)) for n, _, _ in others]
+    allowed = {("--checkpoint", "--resume"), ("the checkpoint an interruption writes", "--resume")}
+    paths.check_distinct(input_files(s), [(flag, p) for flag, p in [*outputs, *derived] if p], allowed)
+
+
+def input_files(s: Settings) -> list[paths.Named]:
+    """Every file a run reads, with the flag that names it."""
+    found = [("--content", content_path(s))] + [("--style", p) for p in style_paths(s)]
+    for name in ("init", "weights", "resume"):
+        if paths.is_path(name, getattr(s, name)):
+            found.append((f"--{name}", getattr(s, name)))
+    return found
+
+
+def check_input_files(s: Settings) -> None:
+    """Refuse, before a backend is loaded, a --weights path that is not a regular file (the images are checked as
+    they load, a checkpoint as it is read)."""
+    if paths.is_path("weights", s.weights):
+        check_input_file(s.weights, "weights file", "a weights file")
+
+
+def warn_if_squashed(image: Image.Image, size: tuple[int, int], what: str, say: Say) -> None:
+    """One warning line when an image's aspect ratio differs from the size it is resized to by more than 2x."""
+    w, h = image.size
+    change = (w / h) / (size[1] / size[0])
+    if max(change, 1 / change) > 2:
+        say(
+            f"the {what} is {h}x{w} (height x width) and is resized to {size[0]}x{size[1]}: its aspect ratio is "
+            f"squashed {max(change, 1 / change):.1f}x; --max-side or --min-side keep it"
+        )
 
 
 def content_path(s: Settings) -> str:

@@ -18,6 +18,9 @@ INITS = ("content", "noise", "style")  # or a path to an image
 METHODS = ("gatys", "hrnet")  # optimize the image's pixels, or train the HRNet generator (common/core/hrnet.py)
 POOLINGS = ("max", "avg")
 DTYPES = ("float32", "float64")
+# Output settings whose default is written None, meaning "not given": validated() fills the value in, and a resumed
+# run takes the checkpoint's where none is given (a value equal to the default, given explicitly, is then kept).
+UNSET_DEFAULTS = {"output": "stylized.png", "save_every": 0, "checkpoint_every": 50}
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,7 @@ class Settings:
     style_scale: float | None = D2L["style_scale"]  # None: each style image resized to the content's size (d2l)
     style_max_side: int | None = D2L["style_max_side"]  # hrnet: the style image at its own size, longer side capped
     style_layer_weights: tuple[float, ...] = D2L["style_layer_weights"]  # one per style layer; empty: all 1
-    output: str = "stylized.png"
+    output: str | None = None  # None: stylized.png (a resumed run: the checkpoint's)
     size: tuple[int, int] | None = None  # (H, W); None: from --max-side / --min-side, else 300 x 450
     max_side: int | None = D2L["max_side"]
     min_side: int | None = D2L["min_side"]
@@ -71,10 +74,10 @@ class Settings:
     precision: str = "fp32"  # the network's arithmetic: fp32, or bf16/fp16 (a float32 run's fast mode)
     log: str | None = None
     plot: str | None = None
-    save_every: int = 0
+    save_every: int | None = None  # None: 0, no frames (a resumed run: the checkpoint's)
     gif: str | None = None
     checkpoint: str | None = None
-    checkpoint_every: int = 50
+    checkpoint_every: int | None = None  # None: 50 (a resumed run: the checkpoint's)
     resume: str | None = None
     save_model: str | None = None  # hrnet: write the trained generator here (.npz), for nst apply
     preset: str | None = None
@@ -123,13 +126,15 @@ class Settings:
             check_name(self.backend)
         except ValueError as e:
             raise UserError(str(e)) from e
-        s = self
+        s = replace(self, **{k: v for k, v in UNSET_DEFAULTS.items() if getattr(self, k) is None})
         if isinstance(s.style, str):
             s = replace(s, style=(s.style,))
         if s.size is not None:
             s = replace(s, size=check_size(s.size))
         if s.size is not None and (s.max_side is not None or s.min_side is not None):
             raise UserError("give --size or --max-side/--min-side, not both")
+        if s.max_side is not None and s.min_side is not None:
+            raise UserError("give --max-side or --min-side, not both: each sets the size from the content image")
         _check_numbers(s)
         _check_choices(s)
         try:

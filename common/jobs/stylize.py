@@ -6,6 +6,7 @@ photoreal method go to the generator job (photoreal.py).
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable
 
@@ -17,12 +18,14 @@ from ..core.interface import Backend, load_backend
 from ..core.objective import LossWeights, Objective
 from ..core.training import optimize
 from ..core.weights import VGGWeights
-from . import checkpoint, images, photoreal
+from . import checkpoint, images, outputs, paths, photoreal
 from .gatys import (
     Inputs,
     Run,
     check_memory,
     check_stage_sizes,
+    check_supported,
+    frame_paths,
     make_trainer,
     noise_image,
     pixel_bounds,
@@ -30,7 +33,19 @@ from .gatys import (
     stage_size,
     style_size,
 )
-from .run import Observer, Result, Say, check_outputs, run_size, tapped_layers, vgg_weights, warn, write_record
+from .run import (
+    Observer,
+    Result,
+    Say,
+    check_input_files,
+    check_outputs,
+    run_size,
+    tapped_layers,
+    vgg_weights,
+    warn,
+    warn_if_squashed,
+    write_record,
+)
 from .settings import Settings
 from .signals import stop_on_signals
 
@@ -54,34 +69,45 @@ def stylize(
     ``observer``, if given, is called after every completed step (run.Observer).
     """
     with stop_on_signals() as stop_requested:
+        ckpt = None
+        if settings.resume and settings.method != "hrnet":  # the photoreal method refuses --resume itself
+            ckpt = checkpoint.load(settings.resume)
+            settings = resumed_settings(settings, ckpt)
         s = settings.validated()
         if s.method == "hrnet":
             return photoreal.train(s, ops, say, observer)
-        return _gatys(s, ops, say, stop_requested, observer)
+        return _gatys(s, ckpt, ops, say, stop_requested, observer)
 
 
 def _gatys(
-    s: Settings, ops: Backend | None, say: Say, stop_requested: Callable[[], bool], observer: Observer | None
+    s: Settings,
+    ckpt: checkpoint.Checkpoint | None,
+    ops: Backend | None,
+    say: Say,
+    stop_requested: Callable[[], bool],
+    observer: Observer | None,
 ) -> Result:
     """The Gatys method: check, load, optimize every stage, write."""
-    if s.save_model:
-        raise UserError("--save-model saves a trained generator: it needs the photoreal method (nst photoreal)")
-    if s.style_max_side is not None:
-        raise UserError("--style-max-side is for the photoreal method (nst photoreal); use --style-scale here")
-    ckpt = None
-    if s.resume:
-        ckpt = checkpoint.load(s.resume)
-        s = resumed_settings(s, ckpt).validated()
-    check_outputs(s, OUTPUTS)
+    check_supported(s)
+    stages = s.run_stages()
+    frames = frame_paths(s, sum(stage.steps for stage in stages))
+    if frames:  # the last frame has the longest name
+        outputs.check_name_fits(frames[-1], "--save-every image")
+    derived = [("--save-every", path) for path in frames]
+    if not s.checkpoint:
+        derived.append(("the checkpoint an interruption writes", checkpoint.default_path(s.output)))
+    check_outputs(s, OUTPUTS, derived)
+    check_input_files(s)
     inputs = Inputs.load(s)
     if ckpt is not None and ckpt.fingerprints != inputs.fingerprints:
         raise UserError("an input image changed since the checkpoint was written; the run cannot continue it")
     size = run_size(s, inputs.content)
-    stages = s.run_stages()
     names, deepest, need = tapped_layers(s)
     check_stage_sizes(s, size, stages, inputs, deepest, need)
     check_memory(s, [stage_size(size, stage) for stage in stages], deepest)
     cpu.check_precision(s.precision, s.device)
+    if s.max_side is None and s.min_side is None:  # after every refusal: a refused run says one line
+        warn_if_squashed(inputs.content, size, "content image", say)
     ops = ops or load_backend(s.backend, s.device)
     if ckpt is not None and ckpt.backend != ops.name:
         raise UserError(f"the checkpoint was made by the {ckpt.backend} backend; resume it there")
@@ -90,6 +116,7 @@ def _gatys(
     if s.precision == "fp16" and ops.device == "cpu":
         say("--precision fp16 is meant for GPUs: a CPU without fp16 matrix units runs it slower than fp32; use bf16")
     extractor = ops.feature_extractor(net, names, s.precision)
+    s = paths.absolute_paths(s)  # what the checkpoint and the record keep: the same files from any folder
     run = Run(ops, s, inputs.content, inputs.fingerprints, sum(stage.steps for stage in stages), ckpt, observer)
     started = time.time()
     _optimize(run, inputs, extractor, size, stop_requested)
@@ -161,7 +188,7 @@ def _finish(
     if status == "interrupted":
         when = f"after step {history[-1].step}" if history else "before the first step"
         raise Interrupted(
-            f"interrupted {when}; wrote {s.output}; continue with: nst stylize --resume {checkpoint_path}"
+            f"interrupted {when}; wrote {s.output}; continue with: nst stylize --resume {shlex.quote(checkpoint_path)}"
         )
     if stop_requested():
         raise Interrupted(f"interrupted while the outputs were written; they are complete: {s.output}")

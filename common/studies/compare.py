@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -22,9 +23,10 @@ from PIL import Image
 from ..core.errors import UserError, WeightsUnavailable
 from ..core.interface import load_backend
 from ..core.registry import NAMES
-from ..jobs import children, record
-from ..jobs.outputs import write_atomic, write_text
+from ..jobs import children, paths, record
+from ..jobs.outputs import atomic_folder, write_atomic, write_text
 from ..jobs.plotting import plot_comparison
+from ..jobs.run import input_files
 from ..jobs.settings import Settings
 from ..jobs.stylize import stylize
 
@@ -52,8 +54,9 @@ def shared_weights(s: Settings, folder: Path, say) -> tuple[str, str]:
     return "random", f"seeded random VGG-19 weights (seed {s.seed}): ImageNet weights could not be had offline"
 
 
-def run_backend(s: Settings, folder: Path) -> dict[str, Any]:
-    """Run the job on one backend in a fresh process; its run record and peak resident set size."""
+def run_backend(s: Settings, folder: Path, final: Path) -> dict[str, Any]:
+    """Run the job on one backend in a fresh process, writing into ``folder``; its run record (naming the files
+    where the report will be, ``final``) and peak resident set size."""
     child = s.replace(
         output=str(folder / f"{s.backend}.png"),
         log=str(folder / f"{s.backend}.json"),
@@ -65,6 +68,9 @@ def run_backend(s: Settings, folder: Path) -> dict[str, Any]:
     )
     finished = children.run("studies.compare:child", child.as_dict(), f"the {s.backend} run")
     run = json.loads(Path(child.log).read_text())
+    run["output"] = run["settings"]["output"] = str(final / f"{s.backend}.png")
+    run["settings"]["log"] = str(final / f"{s.backend}.json")
+    record.write(child.log, run)
     run["peak_rss"] = finished.peak_rss
     return run
 
@@ -131,16 +137,34 @@ def summarize(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def compare(settings: Settings, folder: str, say=lambda m: print(f"warning: {m}", file=sys.stderr)) -> dict:
-    """Run both backends and write the report folder; returns what the report says."""
+REPORT_FILES = frozenset(
+    {"report.md", "report.html", "losses.png", "outputs.png", "environment.json"}
+    | {f"{name}{ext}" for name in NAMES for ext in (".png", ".json")}
+)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def compare(settings: Settings, folder: str, force: bool = False, say=warn) -> dict:
+    """Run both backends and write the report folder whole (into a temporary folder beside it, moved into place
+    at the end: an earlier report is replaced only with ``force``, and never mixed with the new one); returns
+    what the report says."""
     s = settings.validated()
-    out = Path(folder)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--report {folder!r} is a file; give a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    for flag, path in input_files(s):
+        if Path(folder).is_dir() and paths.is_within(path, folder):
+            raise UserError(f"the input {flag} {path!r} is in --report {folder!r}, which the report replaces")
+    with atomic_folder(folder, force, REPORT_FILES, "--report") as out:
+        return _write_report(s, out, Path(os.path.realpath(folder)), say)
+
+
+def _write_report(s: Settings, out: Path, final: Path, say) -> dict:
+    """Run both backends into ``out`` and write the report there; its records name the files in ``final``."""
     with tempfile.TemporaryDirectory() as tmp:
         weights, weights_note = shared_weights(s, Path(tmp), say)
-        runs = {name: run_backend(s.replace(backend=name, weights=weights), out) for name in NAMES}
+        runs = {name: run_backend(s.replace(backend=name, weights=weights), out, final) for name in NAMES}
     summary = {name: summarize(run) for name, run in runs.items()}
     outputs = {name: Image.open(out / f"{name}.png").convert("RGB") for name in runs}
     diff = differences(*outputs.values())
@@ -159,6 +183,16 @@ def compare(settings: Settings, folder: str, say=lambda m: print(f"warning: {m}"
     write_text(out / "report.md", markdown(report), "report")
     write_text(out / "report.html", to_html(report, out), "report")
     return report
+
+
+def summary_line(report: dict, folder: str) -> str:
+    """One line: where the report is, each backend's speed and memory, how far apart the outputs are."""
+    b, d = report["backends"], report["difference"]
+    return (
+        f"wrote {folder}/report.md and report.html: "
+        + ", ".join(f"{n} {v['median']:.3f} s/step, {v['peak_rss_gib']:.2f} GiB" for n, v in b.items())
+        + f"; outputs {d['psnr']:.1f} dB apart (SSIM {d['ssim']:.4f})"
+    )
 
 
 def _rows(report: dict) -> list[tuple[str, list[str]]]:
@@ -225,14 +259,4 @@ def to_html(report: dict, folder: Path) -> str:
         f"<p>Outputs: max abs difference {d['max_abs']:.0f} levels, PSNR {d['psnr']:.1f} dB, SSIM {d['ssim']:.4f}.</p>"
         f"{img('losses.png')}{img('outputs.png')}"
         f"<h2>Settings</h2><pre>{html.escape(json.dumps(report['settings'], indent=1))}</pre></body></html>\n"
-    )
-
-
-def summary_line(report: dict, folder: str) -> str:
-    """What nst compare prints: where the report is, each backend's speed and memory, how far apart the outputs are."""
-    b, d = report["backends"], report["difference"]
-    return (
-        f"wrote {folder}/report.md and report.html: "
-        + ", ".join(f"{n} {v['median']:.3f} s/step, {v['peak_rss_gib']:.2f} GiB" for n, v in b.items())
-        + f"; outputs {d['psnr']:.1f} dB apart (SSIM {d['ssim']:.4f})"
     )
