@@ -14,11 +14,11 @@ from collections.abc import Sequence
 
 if __package__:  # installed: nst.cli
     from . import common
-    from .common import serve
+    from .common import batch, serve
     from .common.studies import bench, compare, parity, port_guide
 else:  # a checkout: python cli.py
     import common
-    from common import serve
+    from common import batch, serve
     from common.studies import bench, compare, parity, port_guide
 
 flags = common.jobs.flags
@@ -86,6 +86,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    """nst batch: the flags of nst stylize are every job's defaults; a manifest row or --grid value overrides."""
+    report = batch.run_command(args, flags.explicit_settings(vars(args), skip=("content", "style", "quiet")))
+    print(report.summary_line())
+    return report.exit_code
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """nst serve (FastAPI and uvicorn are imported only after the extra is found)."""
     return serve.serve(args.host, args.port, args.data_dir, args.max_runs, args.allow_remote)
@@ -140,11 +147,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="nst", description="Neural style transfer on PyTorch and MXNet/Gluon, one program.")
     parser.add_argument("-V", "--version", action="version", version=f"nst {common.jobs.record.nst_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for add in (_add_stylize, _add_photoreal, _add_apply, _add_compare, _add_small_commands, _add_parity, _add_bench):
-        add(sub)
-    what = "a local web page where both backends stylize side by side, live (needs the serve extra)"
-    _add_from_table(sub, "serve", what, serve, cmd_serve)
+    _add_stylize(sub)
+    jobs, skips = common.jobs, flags
+    # (command, help, description and flags as data, its function, the nst stylize flags it leaves out or None)
+    for name, what, about, table, func, stylize_skip in (
+        ("apply", APPLY, jobs.photoreal.APPLY_ABOUT, jobs.photoreal.APPLY_FLAGS, cmd_apply, None),
+        ("compare", COMPARE, compare.ABOUT, compare.FLAGS, cmd_compare, skips.COMPARE_SKIPS),
+        ("batch", BATCH, batch.ABOUT, batch.FLAGS, cmd_batch, skips.BATCH_SKIPS),
+        ("serve", SERVE, serve.ABOUT, serve.FLAGS, cmd_serve, None),
+        ("presets", "list the recipes of the source documents and their values", {}, (), cmd_presets, None),
+        ("convert-weights", CONVERT, jobs.convert.ABOUT, jobs.convert.FLAGS, cmd_convert_weights, None),
+        ("parity", PARITY, parity.ABOUT, parity.FLAGS, cmd_parity, None),
+        ("port-guide", GUIDE, port_guide.ABOUT, port_guide.FLAGS, cmd_port_guide, None),
+        ("bench", BENCH, bench.ABOUT, bench.FLAGS, cmd_bench, None),
+    ):
+        p = sub.add_parser(name, help=what, **about)
+        for names, options in table:
+            p.add_argument(*names, **options)
+        if stylize_skip is not None:
+            add_stylize_arguments(p, skip=stylize_skip)
+        p.set_defaults(func=func)
     return parser
+
+
+APPLY = "stylize images with a generator saved by --save-model (either backend), without training"
+COMPARE = "run the same job on both backends and write a report (speed, memory, losses, outputs)"
+BATCH = "run many jobs (a manifest, or contents x styles x --grid settings) on Ray, resumable"
+SERVE = "a local web page where both backends stylize side by side, live (needs the serve extra)"
+CONVERT = "convert VGG-19 weights between torch .pth and Gluon .params"
+GUIDE = "write the PyTorch <-> MXNet porting guide (docs/porting.md)"
+PARITY = "prove the torch and mxnet backends compute the same numbers"
+BENCH = "seconds per step over backends x sizes x precisions, against the machine's measured peak"
 
 
 def _add_stylize(sub: argparse._SubParsersAction) -> None:
@@ -155,9 +188,6 @@ def _add_stylize(sub: argparse._SubParsersAction) -> None:
     )
     add_stylize_arguments(p)
     p.set_defaults(func=cmd_stylize)
-
-
-def _add_photoreal(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "photoreal",
         help="photorealistic transfer: train the HRNet generator (arXiv 1904.11617) on a content and a style image",
@@ -167,77 +197,6 @@ def _add_photoreal(sub: argparse._SubParsersAction) -> None:
     )
     add_stylize_arguments(p, skip=flags.PHOTOREAL_SKIPS)
     p.set_defaults(func=cmd_photoreal)
-
-
-def _add_apply(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "apply",
-        help="stylize images with a generator saved by --save-model (either backend), without training",
-        description="Run a saved HRNet generator on images. Each keeps its size (both sides divisible by 4) "
-        "unless --size is given; results are written to OUTPUT_DIR/<name>.png.",
-    )
-    p.add_argument("model", help="a .npz written by nst photoreal --save-model (by either backend)")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="images to stylize")
-    p.add_argument("--output-dir", required=True, metavar="D", help="folder for the results (made if missing)")
-    p.add_argument("--backend", default=flags.DEFAULTS.backend, help=f"(default {flags.DEFAULTS.backend})")
-    p.add_argument("--size", nargs=2, type=int, metavar=("H", "W"), help="resize every image to H x W first")
-    p.add_argument("--dtype", choices=common.jobs.settings.DTYPES, help="(default: the model's)")
-    p.add_argument("--quiet", action="store_true", help="no summary line")
-    p.set_defaults(func=cmd_apply)
-
-
-def _add_compare(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "compare",
-        help="run the same job on both backends and write a report (speed, memory, losses, outputs)",
-        description="Run one nst stylize job on the torch and the mxnet backend with the same weights, each in a "
-        "fresh process, and write a report folder: report.md, report.html, loss curves, outputs and their "
-        "difference, run records, environment. Takes the flags of nst stylize.",
-    )
-    add_stylize_arguments(p, skip=flags.COMPARE_SKIPS)
-    p.add_argument("--report", default="compare-report", metavar="FOLDER", help="(default compare-report)")
-    p.add_argument("--force", action="store_true", help="replace an earlier report in FOLDER (and nothing else)")
-    p.set_defaults(func=cmd_compare)
-
-
-def _add_small_commands(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("presets", help="list the recipes of the source documents and their values").set_defaults(
-        func=cmd_presets
-    )
-    p = sub.add_parser(
-        "convert-weights",
-        help="convert VGG-19 weights between torch .pth and Gluon .params",
-        description="Convert VGG-19 weights between torchvision's state dict (.pth) and Gluon's parameter file "
-        "(.params), either way; the destination's extension picks the format. Arrays are copied bit for bit.",
-    )
-    p.add_argument("src", help="a .pth or .params file (the format is read from its contents)")
-    p.add_argument("dst", help="the file to write: .pth or .params")
-    p.set_defaults(func=cmd_convert_weights)
-    p = sub.add_parser(
-        "port-guide",
-        help="write the PyTorch <-> MXNet porting guide (docs/porting.md)",
-        description="Generate the porting guide from the backends' own source: every operation side by side in "
-        "both frameworks, then every difference found between them, with symptom, fix and tests.",
-    )
-    p.add_argument("--output", metavar="FILE.md", help="write here instead of standard output")
-    p.set_defaults(func=cmd_port_guide)
-
-
-def _add_parity(sub: argparse._SubParsersAction) -> None:
-    _add_from_table(sub, "parity", "prove the torch and mxnet backends compute the same numbers", parity, cmd_parity)
-
-
-def _add_bench(sub: argparse._SubParsersAction) -> None:
-    what = "seconds per step over backends x sizes x precisions, against the machine's measured peak"
-    _add_from_table(sub, "bench", what, bench, cmd_bench)
-
-
-def _add_from_table(sub: argparse._SubParsersAction, name: str, what: str, study, func) -> None:
-    """A command whose description and flags a study module declares as data (ABOUT, FLAGS)."""
-    p = sub.add_parser(name, help=what, **study.ABOUT)
-    for names, options in study.FLAGS:
-        p.add_argument(*names, **options)
-    p.set_defaults(func=func)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

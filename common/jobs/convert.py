@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -60,3 +61,14 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike) -> str:
     convs = sum(1 for key in arrays if key.startswith("features.") and key.endswith(".weight"))
     classifier = sum(1 for key in arrays if key.startswith("classifier.") and key.endswith(".weight"))
     return f"wrote {dst}: {convs} conv and {classifier} classifier layers, {len(arrays)} arrays, as {fmt} weights"
+
+
+ABOUT = {
+    "description": "Convert VGG-19 weights between torchvision's state dict (.pth) and Gluon's parameter file "
+    "(.params), either way; the destination's extension picks the format. Arrays are copied bit for bit."
+}
+# The arguments of nst convert-weights: (names, argparse keywords).
+FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("src",), {"help": "a .pth or .params file (the format is read from its contents)"}),
+    (("dst",), {"help": "the file to write: .pth or .params"}),
+)

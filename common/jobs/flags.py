@@ -193,16 +193,24 @@ PHOTOREAL_SKIPS = frozenset(
     {"--preset", "--scales", "--optimizer", "--init", "--clamp", "--precision", "--save-every", "--gif"}
     | {"--checkpoint", "--checkpoint-every", "--resume", "--style-scale", "--style-weights"}
 )
+# nst batch: its own --content, --style, --output-dir and --quiet; the per-job outputs are its own (--backend stays:
+# a default for every job).
+BATCH_SKIPS = frozenset({"--content", "--style", "--output", "--quiet", *COMPARE_SKIPS} - {"--backend"})
 TUPLES = ("size", "style", "style_weights", "style_layer_weights")  # settings argparse gives as lists
+
+
+def explicit_settings(given: dict[str, Any], skip: tuple[str, ...] = ()) -> tuple[dict[str, Any], str | None]:
+    """The settings that were given (as Settings values, less those in skip), and the preset's name."""
+    explicit = {k: v for k, v in given.items() if k in presets.FIELD_NAMES and k not in skip}
+    for key in TUPLES:
+        if key in explicit:
+            explicit[key] = tuple(explicit[key])
+    return explicit, explicit.pop("preset", None)
 
 
 def settings_from(given: dict[str, Any]) -> Settings:
     """Settings from the defaults, the preset's values and the settings that were given, in that order."""
-    explicit = {k: v for k, v in given.items() if k in presets.FIELD_NAMES}
-    for key in TUPLES:
-        if key in explicit:
-            explicit[key] = tuple(explicit[key])
-    preset = explicit.pop("preset", None)
+    explicit, preset = explicit_settings(given)
     if explicit.get("optimizer") == "lbfgs" and "lr" not in explicit:
         explicit["lr"] = 1.0
     return presets.settings(explicit, preset)

@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -35,7 +36,7 @@ from .run import (
     warn_if_squashed,
     write_record,
 )
-from .settings import Settings
+from .settings import DTYPES, Settings
 from .signals import stop_on_signals
 
 OUTPUTS = (
@@ -222,3 +223,19 @@ def apply(
     for img, path in zip(results, written, strict=True):
         images.save_image(img, path)
     return written
+
+
+APPLY_ABOUT = {
+    "description": "Run a saved HRNet generator on images. Each keeps its size (both sides divisible by 4) unless "
+    "--size is given; results are written to OUTPUT_DIR/<name>.png."
+}
+# The arguments of nst apply: (names, argparse keywords).
+APPLY_FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("model",), {"help": "a .npz written by nst photoreal --save-model (by either backend)"}),
+    (("images",), {"nargs": "+", "metavar": "IMAGE", "help": "images to stylize"}),
+    (("--output-dir",), {"required": True, "metavar": "D", "help": "folder for the results (made if missing)"}),
+    (("--backend",), {"default": NAMES[0], "help": f"(default {NAMES[0]})"}),
+    (("--size",), {"nargs": 2, "type": int, "metavar": ("H", "W"), "help": "resize every image to H x W first"}),
+    (("--dtype",), {"choices": DTYPES, "help": "(default: the model's)"}),
+    (("--quiet",), {"action": "store_true", "help": "no summary line"}),
+)

@@ -260,3 +260,15 @@ def to_html(report: dict, folder: Path) -> str:
         f"{img('losses.png')}{img('outputs.png')}"
         f"<h2>Settings</h2><pre>{html.escape(json.dumps(report['settings'], indent=1))}</pre></body></html>\n"
     )
+
+
+ABOUT = {
+    "description": "Run one nst stylize job on the torch and the mxnet backend with the same weights, each in a fresh "
+    "process, and write a report folder: report.md, report.html, loss curves, outputs and their difference, run "
+    "records, environment. Takes the flags of nst stylize."
+}
+# The flags of nst compare besides those of nst stylize (less flags.COMPARE_SKIPS).
+FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("--report",), {"default": "compare-report", "metavar": "FOLDER", "help": "(default compare-report)"}),
+    (("--force",), {"action": "store_true", "help": "replace an earlier report in FOLDER (and nothing else)"}),
+)

@@ -125,3 +125,12 @@ def write(path: str, guide: str) -> None:
     """Write the guide to a .md file, atomically."""
     check_writable(path, (".md",), "guide")
     write_text(path, guide, "guide")
+
+
+ABOUT = {
+    "description": "Generate the porting guide from the backends' own source: every operation side by side in both "
+    "frameworks, then every difference found between them, with symptom, fix and tests."
+}
+FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("--output",), {"metavar": "FILE.md", "help": "write here instead of standard output"}),
+)
