@@ -121,13 +121,18 @@ def add_stylize_arguments(p: argparse.ArgumentParser, skip: frozenset[str] | set
     add("--quiet", action="store_true", help="no progress bar, no summary")
 
 
-def settings_from(args: argparse.Namespace) -> common.Settings:
-    """Settings from the defaults, the preset's values and the flags that were given, in that order."""
-    explicit = {k: v for k, v in vars(args).items() if k in common.settings.FIELD_NAMES}
+def explicit_settings(args: argparse.Namespace, skip: Sequence[str] = ()) -> tuple[dict, str | None]:
+    """The settings given as flags (as Settings values), and the preset."""
+    explicit = {k: v for k, v in vars(args).items() if k in common.settings.FIELD_NAMES and k not in skip}
     for key in ("size", "style", "style_weights", "style_layer_weights"):
         if key in explicit:
             explicit[key] = tuple(explicit[key])
-    preset = explicit.pop("preset", None)
+    return explicit, explicit.pop("preset", None)
+
+
+def settings_from(args: argparse.Namespace) -> common.Settings:
+    """Settings from the defaults, the preset's values and the flags that were given, in that order."""
+    explicit, preset = explicit_settings(args)
     if explicit.get("optimizer") == "lbfgs" and "lr" not in explicit:
         explicit["lr"] = 1.0
     return common.presets.settings(explicit, preset)
@@ -202,6 +207,64 @@ def cmd_compare(args: argparse.Namespace) -> int:
         + f"; outputs {d['psnr']:.1f} dB apart (SSIM {d['ssim']:.4f})"
     )
     return 0
+
+
+BATCH_SKIPS = {"--content", "--style", "--output", "--quiet", *COMPARE_SKIPS} - {"--backend"}
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """nst batch: the flags of nst stylize are every job's defaults; a manifest row or --grid value overrides."""
+    defaults, preset = explicit_settings(args, skip=("content", "style", "quiet"))
+    report = common.batch.run(
+        args.output_dir,
+        args.manifest,
+        args.content or (),
+        args.style or (),
+        args.grid,
+        defaults,
+        preset,
+        workers=args.workers,
+        threads_per_job=args.threads_per_job,
+        address=args.address,
+        max_retries=args.max_retries,
+        retry_failed=args.retry_failed,
+        skip_invalid=args.skip_invalid,
+        progress=not args.quiet,
+    )
+    print(
+        f"{report.ok} of {report.total} jobs ok ({report.skipped} done before, {report.ran} run now), "
+        f"{report.failed} failed, {report.invalid} invalid; summary: {report.folder / 'summary.md'}"
+    )
+    return report.exit_code
+
+
+def add_batch_parser(sub: argparse._SubParsersAction) -> None:
+    """The nst batch subcommand."""
+    batch = sub.add_parser(
+        "batch",
+        help="run many jobs (a manifest, or contents x styles x --grid settings) on Ray, resumable",
+        description="Run many nst stylize / photoreal jobs on Ray (a local instance on 127.0.0.1, or a cluster "
+        "with --address), from a manifest (CSV or JSON Lines, a row per job, columns named as the settings) or a "
+        "grid (--content x --style x --grid). The other flags are defaults for every job. Finished jobs are "
+        "recorded in OUTPUT_DIR/batch.jsonl and skipped when the command runs again. Exit 0: all jobs ok; 1: "
+        "some failed; 2: bad input (nothing run); 130: interrupted. Needs pip install 'nst-crossframe[batch]'.",
+    )
+    batch.add_argument("manifest", nargs="?", help="a .csv or .jsonl manifest (instead of --content/--style)")
+    batch.add_argument("--content", nargs="+", metavar="PATH", help="content images: files, folders or globs")
+    batch.add_argument("--style", nargs="+", metavar="PATH", help="style images, one per column of the grid")
+    batch.add_argument(
+        "--grid", action="append", metavar="NAME=V1,V2", help="also cross with these setting values (repeatable)"
+    )
+    batch.add_argument("--output-dir", required=True, metavar="DIR", help="results, ledger and summary go here")
+    batch.add_argument("--workers", type=int, help="jobs at once (default: cores / threads, or the cluster's)")
+    batch.add_argument("--threads-per-job", type=int, default=1, metavar="T", help="threads of each job (default 1)")
+    batch.add_argument("--address", help="join a Ray cluster: auto, HOST:PORT or ray://HOST:PORT (default: local)")
+    batch.add_argument("--max-retries", type=int, default=3, help="reruns of a job whose worker or node died")
+    batch.add_argument("--retry-failed", action="store_true", help="run again the jobs that failed before")
+    batch.add_argument("--skip-invalid", action="store_true", help="run the valid jobs even if some are invalid")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_stylize_arguments(batch, skip=BATCH_SKIPS)
+    batch.set_defaults(func=cmd_batch)
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -360,6 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--report", default="compare-report", metavar="FOLDER", help="(default compare-report)")
     compare.add_argument("--child", help=argparse.SUPPRESS)
     compare.set_defaults(func=cmd_compare)
+
+    add_batch_parser(sub)
 
     presets = sub.add_parser("presets", help="list the recipes of the source documents and their values")
     presets.set_defaults(func=cmd_presets)

@@ -11,6 +11,7 @@ The Python API::
 """
 
 from . import (
+    batch,
     bench,
     compare,
     convert,
@@ -55,6 +56,7 @@ __all__ = [
     "UserError",
     "Weights",
     "WeightsUnavailable",
+    "batch",
     "bench",
     "compare",
     "compute_loss",

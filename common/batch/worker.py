@@ -1,0 +1,206 @@
+"""One batch job, run in a Ray worker process: exactly the job ``nst stylize`` runs, on input bytes.
+
+The worker writes the input bytes into a private temporary folder, runs ``common.job.stylize`` there with the
+job's settings (outputs pointed into that folder too), and returns the bytes of every file the job wrote, its
+run record and its outcome. It writes nothing where the user's files are: the driver does that, atomically.
+
+A worker process keeps what is expensive to set up in module-level caches and reuses it for every job Ray gives
+it: the loaded backend (framework imported, thread pool sized) and any shipped weights file. Each result says
+whether the backend was loaded for it (``fresh``) and by which process, so the reuse can be seen.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from .. import job, record
+from ..errors import Interrupted, NSTError
+from ..interface import Backend
+from ..registry import load_backend
+from ..settings import Settings
+
+OUTPUT_FIELDS = ("output", "plot", "gif", "save_model")  # files a job writes besides its run record (--log)
+BACKENDS: dict[tuple[str, str], Backend] = {}  # (backend, device) -> the loaded backend, reused by every job here
+WEIGHT_FILES: dict[str, str] = {}  # fingerprint of a shipped weights file -> its copy in this process's folder
+_folder: list[str] = []
+
+
+class Retry(Exception):
+    """The job was stopped by a signal to its worker process: Ray runs it again (bounded by max_retries)."""
+
+
+def process_folder() -> str:
+    """A temporary folder for this worker process's cached files, removed when the process ends."""
+    if not _folder:
+        _folder.append(tempfile.mkdtemp(prefix="nst-worker-"))
+        atexit.register(shutil.rmtree, _folder[0], ignore_errors=True)
+    return _folder[0]
+
+
+def backend(name: str, device: str, threads: int) -> tuple[Backend, bool, float]:
+    """The backend for (name, device), loaded once per process; whether it was loaded now, and how long it took."""
+    key = (name, device)
+    if key in BACKENDS:
+        return BACKENDS[key], False, 0.0
+    started = time.time()
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # MXNet sizes its pool from this when it is first imported
+    ops = load_backend(name, device)
+    if name == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    _remember_pretrained(ops)
+    BACKENDS[key] = ops
+    return ops, True, time.time() - started
+
+
+def _remember_pretrained(ops: Backend) -> None:
+    """Make the backend's pretrained_weights() load (or fail to find) the ImageNet weights only once."""
+    original, memo = ops.pretrained_weights, []
+
+    def pretrained() -> Any:
+        if not memo:
+            try:
+                memo.append((True, original()))
+            except NSTError as e:
+                memo.append((False, e))
+        ok, value = memo[0]
+        if not ok:
+            raise value
+        return value
+
+    ops.pretrained_weights = pretrained  # type: ignore[method-assign]
+
+
+def threads_in_use(name: str) -> int:
+    """The intra-op threads the backend computes with in this process."""
+    if name == "torch":
+        import torch
+
+        return torch.get_num_threads()
+    return int(os.environ.get("OMP_NUM_THREADS", "0"))
+
+
+def weights_file(spec: dict[str, Any] | None) -> str | None:
+    """A local copy of a shipped weights file (fetched from the object store once per process), or None."""
+    if not spec:
+        return None
+    if spec["fingerprint"] not in WEIGHT_FILES:
+        import ray
+
+        path = Path(process_folder()) / f"weights-{spec['fingerprint'][:16]}{spec['suffix']}"
+        path.write_bytes(ray.get(spec["ref"][0]))
+        WEIGHT_FILES[spec["fingerprint"]] = str(path)
+    return WEIGHT_FILES[spec["fingerprint"]]
+
+
+def local_settings(s: Settings, spec: dict[str, Any], inputs: tuple[bytes, ...], tmp: Path) -> Settings:
+    """The job's settings with its inputs and outputs in ``tmp``, a run record always kept, no progress bar."""
+    styles, changes = [], {}
+    for i, (item, data) in enumerate(zip(spec["inputs"], inputs, strict=True)):
+        path = tmp / f"in{i}{item['suffix']}"
+        path.write_bytes(data)
+        if item["field"] == "style":
+            styles.append(str(path))
+        else:
+            changes[item["field"]] = str(path)
+    changes["style"] = tuple(styles)
+    for field in OUTPUT_FIELDS:
+        value = getattr(s, field)
+        if value:
+            changes[field] = str(tmp / f"out_{field}{Path(value).suffix}")
+    changes["log"] = str(tmp / "record.json")
+    local_weights = weights_file(spec.get("weights"))
+    if local_weights:
+        changes["weights"] = local_weights
+    return s.replace(quiet=True, **changes)
+
+
+def one_line(e: BaseException, tmp: Path, s: Settings) -> str:
+    """An error as one line, with the worker's temporary paths turned back into the user's."""
+    text = str(e) if isinstance(e, NSTError) else f"{type(e).__name__}: {e}"
+    for field in OUTPUT_FIELDS:
+        if getattr(s, field):
+            text = text.replace(str(tmp / f"out_{field}{Path(getattr(s, field)).suffix}"), getattr(s, field))
+    return " ".join(text.replace(str(tmp) + os.sep, "").split())
+
+
+def run_job(spec: dict[str, Any], *inputs: bytes) -> dict[str, Any]:
+    """Run one job; return its outcome, the bytes of the files it wrote, its run record and where it ran."""
+    started = time.time()
+    s = Settings.from_dict(spec["settings"])
+    tmp = Path(tempfile.mkdtemp(prefix="nst-job-"))
+    status, error, detail, warnings, fresh, load_seconds = "ok", None, None, [], False, 0.0
+    try:
+        here = local_settings(s, spec, inputs, tmp)
+        try:
+            ops, fresh, load_seconds = backend(s.backend, s.device, spec["threads"])
+            job.stylize(here, ops, say=warnings.append)
+        except Interrupted as e:
+            raise Retry(f"job {spec['job']} was interrupted in its worker: {e}") from e
+        except NSTError as e:
+            status, error = "failed", one_line(e, tmp, s)
+        except Exception as e:  # a bug or a framework error: this job fails, the batch goes on
+            status, error = "failed", one_line(e, tmp, s)
+            detail = "".join(traceback.format_exception(e)[-6:])
+        files, run_record = _written(here, s), _record(here, s, spec)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "job": spec["job"],
+        "status": status,
+        "error": error,
+        "detail": detail,
+        "files": files,
+        "record": run_record,
+        "warnings": warnings,
+        "worker": {
+            "pid": os.getpid(),
+            "node": _node_address(),
+            "fresh": fresh,
+            "load_seconds": round(load_seconds, 3),
+            "threads": threads_in_use(s.backend) if (s.backend, s.device) in BACKENDS else None,
+        },
+        "started": started,
+        "ended": time.time(),
+    }
+
+
+def _written(here: Settings, s: Settings) -> dict[str, bytes]:
+    """The bytes of the files the job wrote (a failed job may have written some: a diverged run keeps its last
+    finite image), by setting name."""
+    out = {}
+    for field in OUTPUT_FIELDS:
+        if getattr(s, field) and Path(getattr(here, field)).is_file():
+            out[field] = Path(getattr(here, field)).read_bytes()
+    return out
+
+
+def _record(here: Settings, s: Settings, spec: dict[str, Any]) -> dict[str, Any] | None:
+    """The job's run record with the user's paths and the batch's command in it, or None if none was written."""
+    path = Path(here.log)
+    if not path.is_file():
+        return None
+    run_record = json.loads(path.read_text(encoding="utf-8"))
+    run_record["settings"] = s.as_dict()
+    run_record["output"] = str(Path(s.output).resolve())
+    run_record["command"] = spec.get("command") or record.dumps_argv()
+    return run_record
+
+
+def _node_address() -> str | None:
+    """The Ray node address this worker runs on (None outside Ray)."""
+    try:
+        import ray
+
+        return ray.util.get_node_ip_address() if ray.is_initialized() else None
+    except Exception:
+        return None
