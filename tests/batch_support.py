@@ -105,8 +105,10 @@ def ledger_lines(folder: Path) -> list[dict]:
 # Imported at start-up by every Python process that has this folder on PYTHONPATH (driver, Ray's dashboard and
 # agents, workers): logs each socket connection to an address outside 127.0.0.0/8 (and ::1) with its stack.
 SITECUSTOMIZE = """
-import os, socket, traceback
+import os, socket, sys, traceback
 _LOG = {log!r}
+with open({loaded!r}, "a") as f:
+    f.write(" ".join(sys.argv[:1]) + "\\n")
 _connect, _connect_ex = socket.socket.connect, socket.socket.connect_ex
 def _check(address):
     if isinstance(address, tuple) and not str(address[0]).startswith(("127.", "::1", "::ffff:127.", "localhost")):
@@ -123,9 +125,10 @@ socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
 
 
 def connection_logger(folder: Path) -> tuple[dict[str, str], Path]:
-    """An environment whose Python processes log non-loopback connections, and the log's path."""
+    """An environment whose Python processes log non-loopback connections, and the log's path (beside it,
+    loaded.log lists the program of every Python process that loaded the logger)."""
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "connections.log"
-    (folder / "sitecustomize.py").write_text(SITECUSTOMIZE.format(log=str(log)))
+    (folder / "sitecustomize.py").write_text(SITECUSTOMIZE.format(log=str(log), loaded=str(folder / "loaded.log")))
     path = os.pathsep.join(p for p in (str(folder), os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, "PYTHONPATH": path}, log

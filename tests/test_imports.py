@@ -11,7 +11,7 @@ import pytest
 import common
 
 ROOT = Path(__file__).resolve().parents[1]
-FRAMEWORKS = ("torch", "torchvision", "mxnet", "gluoncv")
+FRAMEWORKS = ("torch", "torchvision", "mxnet", "gluoncv", "ray")
 
 # Run in a fresh interpreter where importing any framework raises ImportError, as if none were installed.
 BLOCKER = """

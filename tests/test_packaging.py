@@ -47,4 +47,4 @@ def test_the_all_extra_is_the_union_of_the_others_and_does_not_refer_to_itself()
     project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     assert not any(project["name"] in r for r in extras["all"])
-    assert sorted(extras["all"]) == sorted(extras["torch"] + extras["mxnet"] + extras["dev"])
+    assert sorted(extras["all"]) == sorted(extras["torch"] + extras["mxnet"] + extras["batch"] + extras["dev"])

@@ -109,7 +109,10 @@ def check_all(jobs: list[Job], defaults: dict[str, Any], preset: str | None, out
             except UserError as e:
                 job.error = str(e)
     reserved = {os.path.abspath(outdir / name): "the batch's own files" for name in BATCH_FILES}
-    read = {os.path.abspath(p): job.label for job in jobs if job.error is None for _, p in job.inputs}
+    read: dict[str, str] = {}
+    for job in jobs:
+        for _, path in job.inputs if job.error is None else ():
+            read.setdefault(os.path.abspath(path), job.label)
     written: dict[str, str] = {}
     for job in jobs:
         if job.error is not None:

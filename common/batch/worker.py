@@ -164,7 +164,7 @@ def run_job(spec: dict[str, Any], *inputs: bytes) -> dict[str, Any]:
         "warnings": warnings,
         "worker": {
             "pid": os.getpid(),
-            "node": _node_address(),
+            **_node(),
             "fresh": fresh,
             "load_seconds": round(load_seconds, 3),
             "threads": threads_in_use(s.backend) if (s.backend, s.device) in BACKENDS else None,
@@ -196,11 +196,13 @@ def _record(here: Settings, s: Settings, spec: dict[str, Any]) -> dict[str, Any]
     return run_record
 
 
-def _node_address() -> str | None:
-    """The Ray node address this worker runs on (None outside Ray)."""
+def _node() -> dict[str, str | None]:
+    """The address and id of the Ray node this worker runs on (None outside Ray)."""
     try:
         import ray
 
-        return ray.util.get_node_ip_address() if ray.is_initialized() else None
+        if ray.is_initialized():
+            return {"node": ray.util.get_node_ip_address(), "node_id": ray.get_runtime_context().get_node_id()}
     except Exception:
-        return None
+        pass
+    return {"node": None, "node_id": None}
