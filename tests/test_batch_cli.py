@@ -31,7 +31,7 @@ CLI = [sys.executable, str(ROOT / "cli.py")]
 
 
 def test_a_manifest_with_bad_rows_is_refused_and_every_bad_row_named(tmp_path: Path) -> None:
-    contents, styles = make_images(tmp_path, 1, 1)
+    contents, _ = make_images(tmp_path, 1, 1)
     (tmp_path / "notes.png").write_text("not an image")
     (tmp_path / "jobs.csv").write_text(
         "content,style,output,steps,preset\n"
