@@ -35,7 +35,8 @@ def test_jobs_get_the_settings_nst_stylize_builds_from_the_same_flags(tmp_path: 
         ({"steps": 5}, "mastering-pytorch", {}, ["--preset", "mastering-pytorch", "--steps", "5"]),
         ({"steps": 5}, "d2l-2019", {"steps": 7}, ["--preset", "d2l-2019", "--steps", "7"]),
         ({"optimizer": "lbfgs"}, None, {"style_weight": 1e3}, ["--optimizer", "lbfgs", "--style-weight", "1e3"]),
-        ({}, None, {"preset": "photoreal-hrnet", "size": (32, 32)}, ["--preset", "photoreal-hrnet", "--size", "32", "32"]),
+        ({}, None, {"preset": "photoreal-hrnet", "size": (32, 32)}, ["--preset", "photoreal-hrnet",
+                                                             "--size", "32", "32"]),
     ]  # fmt: skip
     for defaults, preset, row, flags in cases:
         given = {"content": c, "style": (s,), "output": out, **row}
@@ -50,7 +51,7 @@ def test_csv_cells_and_grid_values_are_read_as_the_flags_would_be(tmp_path: Path
     assert manifest.parse_text("style_layers", "conv1_1;pool5") == ("conv1_1", "pool5")
     assert manifest.parse_text("style", "a b.png; c.png") == ("a b.png", "c.png")
     assert manifest.parse_text("clamp", "Yes") is True and manifest.parse_text("normalize", "0") is False
-    with pytest.raises(common.UserError, match="--seed: cannot read '1.5'"):
+    with pytest.raises(common.UserError, match=r"--seed: cannot read '1\.5'"):
         manifest.parse_text("seed", "1.5")
     grid = manifest.parse_grid(["backend=torch,mxnet", "style-weight=1e3,1e4", "preset=d2l"])
     assert grid == {"backend": ["torch", "mxnet"], "style_weight": [1e3, 1e4], "preset": ["d2l"]}
