@@ -164,6 +164,7 @@ def execute(
                 "startup_seconds": round(ready - started, 3),
                 "wall_seconds": round(time.time() - ready, 3),
                 "driver_cpu_seconds": round(time.process_time() - cpu, 3),
+                "driver_job_cpu_seconds": round(scheduler.job_cpu, 3),
                 "nodes": sorted({n["NodeManagerAddress"] for n in ray.nodes() if n.get("Alive")}),
             }
     except KeyboardInterrupt:  # outside the job loop (while Ray starts or stops): no job was being recorded

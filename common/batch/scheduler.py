@@ -68,6 +68,7 @@ class Scheduler:
                 self.blobs.setdefault(path, [None, 0])[1] += 1
         self.weights: dict[str, dict[str, Any]] = {}
         self.counts = {"ok": 0, "failed": 0}
+        self.job_cpu = 0.0  # the driver's CPU seconds spent on jobs (inputs out, results in), not on waiting
         self.on_result: Callable[[], None] = lambda: None
 
     def _put(self, path: str) -> tuple[Any, int]:
@@ -119,12 +120,16 @@ class Scheduler:
         """Run every job; False if stopped by a signal (the jobs in flight are cancelled, nothing of them kept)."""
         while self.pending or self.inflight:
             while self.pending and len(self.inflight) < 2 * self.slots and not stop_requested():
+                cpu = time.process_time()
                 self.submit(self.pending.popleft())
+                self.job_cpu += time.process_time() - cpu
                 self.on_result()
             if self.inflight:
                 ready, _ = self.ray.wait(list(self.inflight), num_returns=1, timeout=0.25)
+                cpu = time.process_time()
                 for ref in ready:
                     self.finish(ref)
+                self.job_cpu += time.process_time() - cpu
             if stop_requested():
                 self.cancel()
                 return False
