@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from batch_support import ROOT, SMALL, descendants, ledger_lines, make_images, require_ray, titled
+from batch_support import ROOT, SMALL, descendants, ledger_lines, make_images, require_ray, titled, wait_for
 from PIL import Image
 
 import common
@@ -161,3 +161,60 @@ def test_failing_jobs_and_a_killed_worker_do_not_stop_the_batch(local_ray, tmp_p
     assert not (tmp_path / "out" / "too_small.png").exists() and not (tmp_path / "out" / "invalid.png").exists()
     md = (tmp_path / "out" / "summary.md").read_text()
     assert all(name in md for name in ("diverges.png", "too_small.png", "row 5", "missing.png"))
+
+
+def test_a_weights_file_travels_to_the_workers(local_ray, tmp_path: Path) -> None:
+    """--weights PATH: the file goes through the object store; the result equals the seeded weights it holds."""
+    from common.registry import backend_module
+
+    path = tmp_path / "vgg.pth"
+    backend_module("torch", "weights").write(str(path), common.random_vgg19(0))
+    contents, styles = make_images(tmp_path / "in", 1, 1)
+    results = {}
+    for weights in ("random", str(path)):
+        out = tmp_path / ("random" if weights == "random" else "file")
+        settings = {**SMALL, "backend": "torch", "weights": weights}
+        report = common.batch.run(out, content=contents, style=styles, settings=settings, progress=False)
+        assert report.exit_code == 0
+        (line,) = ledger_lines(out)
+        results[weights] = (out / "c0__s0.png").read_bytes(), line["weights"]
+    assert results["random"][0] == results[str(path)][0]
+    assert results[str(path)][1] == f"file {path}"
+
+
+def test_a_gpu_batch_is_refused_where_the_cluster_has_none(local_ray, tmp_path: Path) -> None:
+    contents, styles = make_images(tmp_path / "in", 1, 1)
+    with pytest.raises(common.UserError, match="--device cuda: the Ray cluster has no GPU"):
+        common.batch.run(tmp_path / "out", content=contents, style=styles, settings={**SMALL, "device": "cuda"})
+    assert not ledger_lines(tmp_path / "out")
+
+
+def test_sigint_cancels_the_jobs_in_flight_keeps_the_finished_and_exits_130(local_ray, tmp_path, capsys) -> None:
+    import cli
+
+    make_images(tmp_path / "in", 3, 2)
+    out = tmp_path / "out"
+    argv = ["batch", "--content", str(tmp_path / "in" / "c*.png"), "--style", str(tmp_path / "in" / "s*.png")]
+    argv += ["--output-dir", str(out), "--backend", "torch", "--size", "32", "48", "--steps", "30"]
+    argv += ["--weights", "random", "--quiet"]
+
+    def interrupt_after_the_first_job() -> None:
+        wait_for(lambda: ledger_lines(out), 240, "a finished job")
+        os.kill(os.getpid(), signal.SIGINT)
+
+    sender = threading.Thread(target=interrupt_after_the_first_job)
+    sender.start()
+    code = cli.main(argv)
+    sender.join()
+    err = capsys.readouterr().err
+    assert code == 130, err
+    assert err.strip().splitlines()[-1].startswith("nst: interrupted: ") and "Traceback" not in err
+    done = {line["job"] for line in ledger_lines(out)}
+    assert 1 <= len(done) < 6 and {p.name for p in out.glob("c?__*.png")} == done  # nothing of the cancelled jobs
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+    summary = json.loads((out / "summary.json").read_text())["counts"]
+    assert summary["ok"] == len(done) and summary["not run"] == 6 - len(done)
+    assert cli.main(argv) == 0  # the same command again: the rest
+    assert (
+        len(ledger_lines(out)) == 6 and f"({len(done)} done before, {6 - len(done)} run now)" in capsys.readouterr().out
+    )

@@ -191,6 +191,8 @@ def _record(here: Settings, s: Settings, spec: dict[str, Any]) -> dict[str, Any]
         return None
     run_record = json.loads(path.read_text(encoding="utf-8"))
     run_record["settings"] = s.as_dict()
+    if here.weights != s.weights and run_record.get("weights"):  # the worker's copy of a shipped weights file
+        run_record["weights"] = run_record["weights"].replace(here.weights, s.weights)
     run_record["output"] = str(Path(s.output).resolve())
     run_record["command"] = spec.get("command") or record.dumps_argv()
     return run_record
