@@ -192,10 +192,10 @@ def test_a_gpu_batch_is_refused_where_the_cluster_has_none(local_ray, tmp_path: 
 def test_sigint_cancels_the_jobs_in_flight_keeps_the_finished_and_exits_130(local_ray, tmp_path, capsys) -> None:
     import cli
 
-    make_images(tmp_path / "in", 3, 2)
+    make_images(tmp_path / "in", 2, 2)
     out = tmp_path / "out"
     argv = ["batch", "--content", str(tmp_path / "in" / "c*.png"), "--style", str(tmp_path / "in" / "s*.png")]
-    argv += ["--output-dir", str(out), "--backend", "torch", "--size", "32", "48", "--steps", "30"]
+    argv += ["--output-dir", str(out), "--backend", "torch", "--size", "32", "48", "--steps", "20"]
     argv += ["--weights", "random", "--quiet"]
 
     def interrupt_after_the_first_job() -> None:
@@ -210,11 +210,10 @@ def test_sigint_cancels_the_jobs_in_flight_keeps_the_finished_and_exits_130(loca
     assert code == 130, err
     assert err.strip().splitlines()[-1].startswith("nst: interrupted: ") and "Traceback" not in err
     done = {line["job"] for line in ledger_lines(out)}
-    assert 1 <= len(done) < 6 and {p.name for p in out.glob("c?__*.png")} == done  # nothing of the cancelled jobs
+    assert 1 <= len(done) < 4 and {p.name for p in out.glob("c?__*.png")} == done  # nothing of the cancelled jobs
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
     summary = json.loads((out / "summary.json").read_text())["counts"]
-    assert summary["ok"] == len(done) and summary["not run"] == 6 - len(done)
+    assert summary["ok"] == len(done) and summary["not run"] == 4 - len(done)
     assert cli.main(argv) == 0  # the same command again: the rest
-    assert (
-        len(ledger_lines(out)) == 6 and f"({len(done)} done before, {6 - len(done)} run now)" in capsys.readouterr().out
-    )
+    rerun = capsys.readouterr().out
+    assert len(ledger_lines(out)) == 4 and f"({len(done)} done before, {4 - len(done)} run now)" in rerun
