@@ -16,7 +16,7 @@ import common.batch
 
 @pytest.fixture
 def cluster(tmp_path: Path):
-    """A head node with no CPU for jobs and two worker nodes of one CPU each; this process is their driver."""
+    """A head node with no CPU for jobs and two worker nodes of one CPU each (nst batch joins it by address)."""
     require_ray()
     from common.batch.local import loopback_environment
 
@@ -29,14 +29,8 @@ def cluster(tmp_path: Path):
         try:
             nodes = [c.add_node(num_cpus=1) for _ in range(2)]
             c.wait_for_nodes()
-            import ray
-
-            ray.init(address=c.address, log_to_driver=False, logging_level="ERROR")
             yield c, nodes, worker_env
         finally:
-            import ray
-
-            ray.shutdown()
             c.shutdown()
             shutil.rmtree(short, ignore_errors=True)
 
@@ -61,22 +55,22 @@ def remove_node_while_it_runs_a_job(c, node, removed: list[int], stop: threading
 
 
 def test_a_node_removed_mid_job_has_its_job_run_again_elsewhere_exactly_once(cluster, tmp_path: Path) -> None:
-    import ray
-
     c, (first, second), _ = cluster
-    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
     contents, styles = make_images(tmp_path / "in", 3, 1)
     removed, stop = [], threading.Event()
     remover = threading.Thread(target=remove_node_while_it_runs_a_job, args=(c, second, removed, stop))
     remover.start()
     try:
         settings = {**SMALL, "backend": "torch", "steps": 30}
-        report = common.batch.run(tmp_path / "out", content=contents, style=styles, settings=settings, progress=False)
+        report = common.batch.run(
+            tmp_path / "out", content=contents, style=styles, settings=settings, address=c.address, progress=False
+        )
     finally:
         stop.set()
         remover.join()
     assert removed, "the second node never ran a job"
     assert (report.exit_code, report.ok, report.total) == (0, 3, 3)
+    assert report.stats["slots"] == 2 and report.stats["nodes"] == ["127.0.0.1"]  # the cluster's CPUs, loopback
     lines = ledger_lines(tmp_path / "out")
     assert len(lines) == len({line["job"] for line in lines}) == 3  # each job recorded once
     assert removed[0] not in {line["worker"]["pid"] for line in lines}

@@ -124,7 +124,8 @@ def run(
     with ledger.Ledger(outdir) as led:
         states = {job.id: led.state(job.id, job.hash, checks.outputs_of(job)) for job in valid}
         todo = [j for j in valid if states[j.id] == "todo" or (retry_failed and states[j.id] == "failed")]
-        ledger.remove_stale_temporaries([p for j in valid for p in checks.outputs_of(j)])
+        ours = [str(outdir / name) for name in checks.BATCH_FILES]
+        ledger.remove_stale_temporaries([p for j in valid for p in checks.outputs_of(j)] + ours)
         stats, finished = execute(todo, led, options, progress, len(valid) - len(todo)) if todo else ({}, True)
         report = summary.write(outdir, jobs, led.entries, stats)
     report.skipped, report.ran, report.interrupted = len(valid) - len(todo), stats.get("jobs_run", 0), not finished

@@ -10,7 +10,7 @@ A local instance started here does neither:
 - the dashboard head, which Ray starts even with ``include_dashboard=False``, probes the cloud metadata address
   unless ``~/ray_bootstrap_config.yaml`` exists: Ray's processes get a HOME of their own (a temporary folder
   holding an empty one), and the workers get the real HOME back through their runtime environment;
-- a fresh authentication token for this instance in that folder (``RAY_AUTH_TOKEN_PATH``), so nothing is
+- an authentication token of this process's own in that folder (``RAY_AUTH_TOKEN_PATH``), so nothing is
   written to ``~/.ray``.
 """
 
@@ -35,6 +35,8 @@ LOOPBACK = "127.0.0.1"
 CLOSED_PORT_URL = "http://127.0.0.1:9/"  # the discard port: nothing listens there
 OBJECT_STORE_BYTES = 512 * 2**20
 _active: list[LocalRay] = []  # the local instance this process started and has not shut down yet
+# One token per process: Ray's core reads it once, so every instance this process starts must use the same one.
+_TOKEN = secrets.token_hex(32)
 
 
 def require_ray() -> None:
@@ -77,7 +79,7 @@ def loopback_environment(folder: Path) -> Iterator[dict[str, str]]:
     home.mkdir(parents=True, exist_ok=True)
     (home / "ray_bootstrap_config.yaml").write_text("{}\n", encoding="utf-8")
     token = folder / "auth_token"
-    token.write_text(secrets.token_hex(32), encoding="utf-8")
+    token.write_text(_TOKEN, encoding="utf-8")
     token.chmod(0o600)
     real_home = os.environ.get("HOME") or str(Path.home())
     previous = _set(

@@ -124,13 +124,16 @@ def local_settings(s: Settings, spec: dict[str, Any], inputs: tuple[bytes, ...],
     return s.replace(quiet=True, **changes)
 
 
-def one_line(e: BaseException, tmp: Path, s: Settings) -> str:
+def one_line(e: BaseException, here: Settings, s: Settings) -> str:
     """An error as one line, with the worker's temporary paths turned back into the user's."""
     text = str(e) if isinstance(e, NSTError) else f"{type(e).__name__}: {e}"
-    for field in OUTPUT_FIELDS:
-        if getattr(s, field):
-            text = text.replace(str(tmp / f"out_{field}{Path(getattr(s, field)).suffix}"), getattr(s, field))
-    return " ".join(text.replace(str(tmp) + os.sep, "").split())
+    pairs = [(here.content, s.content), *zip(here.style, s.style, strict=True), (here.init, s.init)]
+    pairs.append((here.weights, s.weights))
+    pairs += [(getattr(here, f), getattr(s, f)) for f in OUTPUT_FIELDS if getattr(s, f)]
+    for local, theirs in pairs:
+        if local and theirs and local != theirs:
+            text = text.replace(local, theirs)
+    return " ".join(text.split())
 
 
 def run_job(spec: dict[str, Any], *inputs: bytes) -> dict[str, Any]:
@@ -147,9 +150,9 @@ def run_job(spec: dict[str, Any], *inputs: bytes) -> dict[str, Any]:
         except Interrupted as e:
             raise Retry(f"job {spec['job']} was interrupted in its worker: {e}") from e
         except NSTError as e:
-            status, error = "failed", one_line(e, tmp, s)
+            status, error = "failed", one_line(e, here, s)
         except Exception as e:  # a bug or a framework error: this job fails, the batch goes on
-            status, error = "failed", one_line(e, tmp, s)
+            status, error = "failed", one_line(e, here, s)
             detail = "".join(traceback.format_exception(e)[-6:])
         files, run_record = _written(here, s), _record(here, s, spec)
     finally:
