@@ -81,6 +81,7 @@ def row(job: Job, entry: dict[str, Any] | None, grid_names: list[str]) -> dict[s
         "node": worker.get("node", ""),
         "error": job.error if state == "invalid" else (entry.get("error") or ""),
     }
+    out = {key: "" if value is None else value for key, value in out.items()}
     return {**out, **{name: job.grid.get(name, "") for name in grid_names}}
 
 
@@ -88,7 +89,7 @@ def write(folder: Path, jobs: list[Job], entries: dict[str, dict[str, Any]], sta
     """Write summary.csv, summary.md, summary.json (and the contact sheet of a grid); return the Report."""
     from .driver import Report
 
-    grid_names = list(dict.fromkeys(name for job in jobs for name in job.grid))
+    grid_names = list(dict.fromkeys(name for job in jobs for name in job.grid if name not in COLUMNS))
     rows = [row(job, entries.get(job.id) if job.id else None, grid_names) for job in jobs]
     counts = {state: sum(r["status"] == state for r in rows) for state in ("ok", "failed", "invalid", "not run")}
     text = io.StringIO()
