@@ -99,6 +99,7 @@ def overhead(result: dict) -> dict:
         "idle_share_of_slots": 1 - sum(in_job) / (run["slots"] * window),
         "window_seconds": window,
         "driver_cpu_seconds_per_job": run["driver_job_cpu_seconds"] / len(lines),
+        "check_seconds_per_job": run["check_seconds"] / len(lines),
         "bytes_in_per_job": statistics.mean(line["bytes_in"] for line in lines),
         "bytes_out_per_job": statistics.mean(line["bytes_out"] for line in lines),
         "ledger_bytes_per_job": result["ledger_bytes"] / len(lines),
@@ -147,12 +148,20 @@ def table(report: dict) -> str:
                 f"{jobs / ray * 60:.2f} | {loop / w:.2f}x |"
             )
     o = runs[report["main"]]["overhead"]
+    gap = (
+        "no worker ran two jobs"
+        if o["gap_seconds_median"] is None
+        else (
+            f"a worker waits {o['gap_seconds_median']:.3f} s between jobs (median), {100 * o['gap_over_job']:.1f}% of a "
+            f"job's {o['job_seconds_median']:.2f} s"
+        )
+    )
     lines += [
         "",
-        f"Ray's overhead ({report['main']}): a worker waits {o['gap_seconds_median']:.3f} s between jobs (median), "
-        f"{100 * o['gap_over_job']:.1f}% of a job's {o['job_seconds_median']:.2f} s; worker slots idle "
+        f"Ray's overhead ({report['main']}): {gap}; worker slots idle "
         f"{100 * o['idle_share_of_slots']:.1f}% of the batch's window (start of the workers included); driver "
-        f"{o['driver_cpu_seconds_per_job'] * 1000:.0f} ms CPU per job; {o['bytes_in_per_job'] / 1e3:.0f} kB in, "
+        f"{o['driver_cpu_seconds_per_job'] * 1000:.0f} ms CPU per job and {o['check_seconds_per_job'] * 1000:.0f} "
+        f"ms per job checking the inputs first; {o['bytes_in_per_job'] / 1e3:.0f} kB in, "
         f"{o['bytes_out_per_job'] / 1e3:.0f} kB out, {o['ledger_bytes_per_job']:.0f} ledger bytes per job.",
     ]
     for e in report["estimates"]:

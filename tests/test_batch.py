@@ -161,6 +161,18 @@ def test_failing_jobs_and_a_killed_worker_do_not_stop_the_batch(local_ray, tmp_p
     assert not (tmp_path / "out" / "too_small.png").exists() and not (tmp_path / "out" / "invalid.png").exists()
     md = (tmp_path / "out" / "summary.md").read_text()
     assert all(name in md for name in ("diverges.png", "too_small.png", "row 5", "missing.png"))
+    again = common.batch.run(tmp_path / "out", str(tmp_path / "jobs.csv"), settings=SMALL, skip_invalid=True)
+    assert (again.exit_code, again.ran, again.skipped, again.failed) == (1, 0, 4, 2)  # failures are kept, not rerun
+    retried = common.batch.run(
+        tmp_path / "out",
+        str(tmp_path / "jobs.csv"),
+        settings=SMALL,
+        skip_invalid=True,
+        retry_failed=True,
+        progress=False,
+    )
+    assert (retried.exit_code, retried.ran, retried.ok, retried.failed) == (1, 2, 2, 2)  # they fail again
+    assert len(ledger_lines(tmp_path / "out")) == 6
 
 
 def test_a_weights_file_travels_to_the_workers(local_ray, tmp_path: Path) -> None:

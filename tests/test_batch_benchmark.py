@@ -15,7 +15,7 @@ from batch_support import ROOT, require_ray
 def test_the_batch_benchmark_runs_end_to_end_at_a_tiny_scale(tmp_path: Path) -> None:
     require_ray()
     out = tmp_path / "b.json"
-    argv = [sys.executable, "benchmarks/batch_throughput.py", "--jobs", "2", "--size", "32", "32", "--steps", "2"]
+    argv = [sys.executable, "benchmarks/batch_throughput.py", "--jobs", "3", "--size", "32", "32", "--steps", "2"]
     argv += ["--probe-size", "32", "32", "--probe-steps", "2", "--estimate-steps", "100", "--out", str(out)]
     r = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -26,9 +26,10 @@ def test_the_batch_benchmark_runs_end_to_end_at_a_tiny_scale(tmp_path: Path) -> 
         f"{report['machine']['cores']} worker(s) x 1 thread",
     }
     main = report["runs"][report["main"]]
-    assert main["run"]["jobs_run"] == 2 and main["run"]["nodes"] == ["127.0.0.1"]
+    assert main["run"]["jobs_run"] == 3 and main["run"]["nodes"] == ["127.0.0.1"]
     o = main["overhead"]
     assert o["job_seconds_median"] > 0 and 0 <= o["idle_share_of_slots"] < 1 and o["bytes_in_per_job"] > 0
+    assert o["gap_seconds_median"] is not None and o["check_seconds_per_job"] > 0  # a worker ran two of the 3 jobs
     (e,) = report["estimates"]
     assert e["steps"] == 100 and e["jobs_per_hour_per_node"] > 0 and e["hours_for_imagenet"] > 0
     assert "| shell loop of nst stylize |" in r.stdout and "Stylized-ImageNet, 100 steps" in r.stdout

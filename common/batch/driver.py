@@ -106,6 +106,7 @@ def run(
     if workers is not None:
         _positive("--workers", workers)
     outdir, created = output_folder(output_dir)
+    checked = time.time()
     try:
         jobs = make_jobs(outdir, manifest_path, content, style, grid)
         defaults = manifest.resolve_paths(dict(settings or {}), Path.cwd(), outdir)
@@ -117,6 +118,7 @@ def run(
             with contextlib.suppress(OSError):
                 outdir.rmdir()
         raise
+    checked = time.time() - checked
     for job in jobs:
         if job.error is not None:
             say(f"skipping {job.label}: {job.error}")
@@ -127,6 +129,7 @@ def run(
         ours = [str(outdir / name) for name in checks.BATCH_FILES]
         ledger.remove_stale_temporaries([p for j in valid for p in checks.outputs_of(j)] + ours)
         stats, finished = execute(todo, led, options, progress, len(valid) - len(todo)) if todo else ({}, True)
+        stats = {"check_seconds": round(checked, 3), **stats} if stats else stats
         report = summary.write(outdir, jobs, led.entries, stats)
     report.skipped, report.ran, report.interrupted = len(valid) - len(todo), stats.get("jobs_run", 0), not finished
     if not finished:
