@@ -148,14 +148,10 @@ def table(report: dict) -> str:
                 f"{jobs / ray * 60:.2f} | {loop / w:.2f}x |"
             )
     o = runs[report["main"]]["overhead"]
-    gap = (
-        "no worker ran two jobs"
-        if o["gap_seconds_median"] is None
-        else (
-            f"a worker waits {o['gap_seconds_median']:.3f} s between jobs (median), {100 * o['gap_over_job']:.1f}% of a "
-            f"job's {o['job_seconds_median']:.2f} s"
-        )
-    )
+    gap = "no worker ran two jobs"
+    if o["gap_seconds_median"] is not None:
+        gap = f"a worker waits {o['gap_seconds_median']:.3f} s between jobs (median), "
+        gap += f"{100 * o['gap_over_job']:.1f}% of a job's {o['job_seconds_median']:.2f} s"
     lines += [
         "",
         f"Ray's overhead ({report['main']}): {gap}; worker slots idle "
