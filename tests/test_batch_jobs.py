@@ -105,14 +105,16 @@ def test_only_the_temporaries_of_the_batchs_own_outputs_are_removed(tmp_path: Pa
 
 
 def test_the_worker_job_reuses_its_backend_and_names_the_users_paths(tmp_path: Path, monkeypatch) -> None:
-    """run_job called here, as a Ray worker calls it: the result bytes equal nst stylize's file."""
+    """run_job called here, as a Ray worker calls it: a job, a diverging one, a photoreal one saving its model."""
     torch = pytest.importorskip("torch")
     (c,), (s,) = make_images(tmp_path, 1, 1)
     jobs = [
         manifest.Job(i, f"row {i}", {"content": c, "style": (s,), "output": str(tmp_path / f"o{i}.png")})
-        for i in (1, 2)
+        for i in (1, 2, 3)
     ]
     jobs[1].given.update(lr=1e30, steps=20)
+    jobs[2].preset = "photoreal-hrnet"
+    jobs[2].given.update(size=(32, 32), steps=2, save_model=str(tmp_path / "gen.npz"))
     valid = built(tmp_path, jobs, {**SMALL, "backend": "torch"})
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setattr(worker, "BACKENDS", {})
@@ -128,9 +130,12 @@ def test_the_worker_job_reuses_its_backend_and_names_the_users_paths(tmp_path: P
         ]  # fmt: skip
     finally:
         torch.set_num_threads(threads)
-    assert [r["worker"]["fresh"] for r in results] == [True, False]
+    assert [r["worker"]["fresh"] for r in results] == [True, False, False]
     assert results[0]["status"] == "ok" and results[0]["error"] is None
     assert results[0]["record"]["settings"]["content"] == c and len(results[0]["record"]["history"]) == 3
     assert Image.open(io.BytesIO(results[0]["files"]["output"])).size == (48, 32)
     assert results[1]["status"] == "failed" and str(tmp_path / "o2.png") in results[1]["error"]
     assert "output" in results[1]["files"]  # a diverged run keeps its last finite image, as nst stylize does
+    assert results[2]["status"] == "ok" and set(results[2]["files"]) == {"output", "save_model"}
+    (tmp_path / "shipped.npz").write_bytes(results[2]["files"]["save_model"])
+    assert common.photoreal.load_model(tmp_path / "shipped.npz")[1]["trained_by"] == "torch"
