@@ -15,9 +15,11 @@ import common.batch
 
 
 @pytest.fixture
-def cluster(tmp_path: Path):
+def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A head node with no CPU for jobs and two worker nodes of one CPU each (nst batch joins it by address)."""
     require_ray()
+    (tmp_path / "scratch" / "ray").mkdir(parents=True)  # Ray writes the cluster's address in $TMPDIR/ray
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "scratch"))  # and the nodes' workers their temporary files
     from common.batch.local import loopback_environment
 
     short = tempfile.mkdtemp(prefix="nst-rc-", dir="/tmp")  # Ray's socket paths must stay short

@@ -73,7 +73,8 @@ def _set(env: dict[str, str | None]) -> dict[str, str | None]:
 def loopback_environment(folder: Path) -> Iterator[dict[str, str]]:
     """Within the block, Ray processes started from this process use only 127.0.0.1 (see the module's doc).
 
-    Yields the environment variables Ray's workers need on top (the real HOME). Everything is put back on leaving.
+    Yields the environment variables Ray's workers need on top (the real HOME; a TMPDIR inside ``folder``).
+    Everything is put back on leaving.
     """
     home = folder / "home"
     home.mkdir(parents=True, exist_ok=True)
@@ -94,8 +95,10 @@ def loopback_environment(folder: Path) -> Iterator[dict[str, str]]:
     )
     if "ray" in sys.modules:  # imported before the variable was set: it already read it into this constant
         sys.modules["ray"]._private.ray_constants.ENABLE_RAY_CLUSTER = False
+    scratch = folder / "tmp"  # the workers' temporary files: removed with the folder, even those of killed workers
+    scratch.mkdir(exist_ok=True)
     try:
-        yield {"HOME": real_home}
+        yield {"HOME": real_home, "TMPDIR": str(scratch)}
     finally:
         _set(previous)
 
