@@ -63,6 +63,15 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def cmdline(pid: int) -> str:
+    """A process's command line ('' if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
 def titled(prefix: str, pids: list[int]) -> list[int]:
     """The processes among ``pids`` whose command line (a Ray worker's title) starts with ``prefix``."""
     found = []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import pytest
 from batch_support import (
     ROOT,
     alive,
+    cmdline,
     connection_logger,
     descendants,
     ledger_lines,
@@ -126,12 +129,14 @@ def test_a_killed_driver_loses_only_the_jobs_in_flight_and_a_rerun_completes(tmp
     try:
         wait_for(lambda: ledger_lines(out), 240, "the first finished job")
         family = descendants(driver.pid)  # Ray's processes, started by the driver
+        folders = set(re.findall(r"/tmp/nst-ray-[a-z0-9_]{8}", " ".join(map(cmdline, family))))
         driver.send_signal(signal.SIGKILL)
         driver.wait()
     finally:
         if driver.poll() is None:
             driver.kill()
     done_before, killed_at = {line["job"] for line in ledger_lines(out)}, time.time()
+    assert len(folders) == 1  # the killed driver's Ray folder (removed below)
     assert 1 <= len(done_before) < 6
     for image in out.glob("*.png"):  # every file there is complete
         Image.open(image).verify()
@@ -143,6 +148,8 @@ def test_a_killed_driver_loses_only_the_jobs_in_flight_and_a_rerun_completes(tmp
     finally:
         for pid in filter(alive, family):
             os.kill(pid, signal.SIGKILL)
+        for folder in folders:  # the killed driver could not remove its Ray folder: what SIGKILL leaves behind
+            shutil.rmtree(folder, ignore_errors=True)
     lines = ledger_lines(out)
     assert len(lines) == len({line["job"] for line in lines}) == 6  # every job once: none lost, none twice
     summary = json.loads((out / "summary.json").read_text())

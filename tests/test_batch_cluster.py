@@ -23,18 +23,21 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from common.batch.local import loopback_environment
 
     short = tempfile.mkdtemp(prefix="nst-rc-", dir="/tmp")  # Ray's socket paths must stay short
-    with loopback_environment(tmp_path / "ray") as worker_env:
-        from ray.cluster_utils import Cluster
+    try:
+        with loopback_environment(tmp_path / "ray") as worker_env:
+            from ray.cluster_utils import Cluster
 
-        head = {"num_cpus": 0, "include_dashboard": False, "temp_dir": short}
-        c = Cluster(initialize_head=True, head_node_args=head)
-        try:
-            nodes = [c.add_node(num_cpus=1) for _ in range(2)]
-            c.wait_for_nodes()
-            yield c, nodes, worker_env
-        finally:
-            c.shutdown()
-            shutil.rmtree(short, ignore_errors=True)
+            c = Cluster(
+                initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, "temp_dir": short}
+            )
+            try:
+                nodes = [c.add_node(num_cpus=1) for _ in range(2)]
+                c.wait_for_nodes()
+                yield c, nodes, worker_env
+            finally:
+                c.shutdown()
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
 
 
 def raylet_pid(node) -> int:

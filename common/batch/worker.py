@@ -5,13 +5,13 @@ job's settings (outputs pointed into that folder too), and returns the bytes of 
 run record and its outcome. It writes nothing where the user's files are: the driver does that, atomically.
 
 A worker process keeps what is expensive to set up in module-level caches and reuses it for every job Ray gives
-it: the loaded backend (framework imported, thread pool sized) and any shipped weights file. Each result says
-whether the backend was loaded for it (``fresh``) and by which process, so the reuse can be seen.
+it: the loaded backend (framework imported, thread pool sized) and any shipped weights file (one copy per node,
+in its temporary folder). Each result says whether the backend was loaded for it (``fresh``) and by which
+process, so the reuse can be seen.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shutil
@@ -29,20 +29,11 @@ from ..settings import Settings
 
 OUTPUT_FIELDS = ("output", "plot", "gif", "save_model")  # files a job writes besides its run record (--log)
 BACKENDS: dict[tuple[str, str], Backend] = {}  # (backend, device) -> the loaded backend, reused by every job here
-WEIGHT_FILES: dict[str, str] = {}  # fingerprint of a shipped weights file -> its copy in this process's folder
-_folder: list[str] = []
+WEIGHT_FILES: dict[str, str] = {}  # fingerprint of a shipped weights file -> its copy on this node
 
 
 class Retry(Exception):
     """The job was stopped by a signal to its worker process: Ray runs it again (bounded by max_retries)."""
-
-
-def process_folder() -> str:
-    """A temporary folder for this worker process's cached files, removed when the process ends."""
-    if not _folder:
-        _folder.append(tempfile.mkdtemp(prefix="nst-worker-"))
-        atexit.register(shutil.rmtree, _folder[0], ignore_errors=True)
-    return _folder[0]
 
 
 def backend(name: str, device: str, threads: int) -> tuple[Backend, bool, float]:
@@ -90,14 +81,18 @@ def threads_in_use(name: str) -> int:
 
 
 def weights_file(spec: dict[str, Any] | None) -> str | None:
-    """A local copy of a shipped weights file (fetched from the object store once per process), or None."""
+    """A local copy of a shipped weights file, or None: fetched from the object store once per node (every worker
+    process of the node finds it in the node's temporary folder, named by its fingerprint) and once per process."""
     if not spec:
         return None
     if spec["fingerprint"] not in WEIGHT_FILES:
-        import ray
+        path = Path(tempfile.gettempdir()) / f"nst-weights-{spec['fingerprint'][:32]}{spec['suffix']}"
+        if not path.is_file():
+            import ray
 
-        path = Path(process_folder()) / f"weights-{spec['fingerprint'][:16]}{spec['suffix']}"
-        path.write_bytes(ray.get(spec["ref"][0]))
+            part = path.with_name(f".{path.name}.{os.getpid()}")
+            part.write_bytes(ray.get(spec["ref"][0]))
+            os.replace(part, path)  # complete or absent, whichever process of the node gets there first
         WEIGHT_FILES[spec["fingerprint"]] = str(path)
     return WEIGHT_FILES[spec["fingerprint"]]
 
