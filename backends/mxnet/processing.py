@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import mxnet as mx
 import numpy as np
 from mxnet import nd
 
 from .. import core
+
+THREADS = int(os.environ.get("OMP_NUM_THREADS") or 0) or len(os.sched_getaffinity(0))  # read as mxnet was imported
 
 MEAN = core.reference.IMAGENET_MEAN
 STD = core.reference.IMAGENET_STD
@@ -29,6 +33,11 @@ def device(spec: str) -> mx.Context:
             raise core.UserError(f"--device {spec}: MXNet sees {gpus} GPU(s)")
         return mx.gpu(int(index))
     raise core.UserError(f"--device {spec!r}: use cpu or cuda:N")
+
+
+def threads() -> int:
+    """MXNet's OpenMP threads in this process: OMP_NUM_THREADS as it was when mxnet was imported."""
+    return THREADS
 
 
 def asarray(array: np.ndarray, ctx: mx.Context) -> nd.NDArray:

@@ -27,6 +27,11 @@ def device(spec: str) -> str:
     raise core.UserError(f"--device {spec!r}: use cpu or cuda:N")
 
 
+def threads() -> int:
+    """torch's intra-op threads in this process."""
+    return torch.get_num_threads()
+
+
 def asarray(array: np.ndarray, device: torch.device) -> torch.Tensor:
     """A copy of a numpy array as a torch tensor (same dtype) on a device."""
     return torch.tensor(np.asarray(array), device=device)

@@ -37,20 +37,16 @@ class Retry(Exception):
 
 
 def backend(name: str, device: str, threads: int) -> tuple[Backend, bool, float]:
-    """The backend for (name, device), loaded once per process; whether it was loaded now, and how long it took."""
+    """The backend for (name, device), loaded once per process (it keeps the weights it resolved); whether it was
+    loaded now, and how long it took."""
     key = (name, device)
     if key in BACKENDS:
         return BACKENDS[key], False, 0.0
     started = time.time()
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # MXNet sizes its pool from this when it is first imported
-    ops = load_backend(name, device)
-    if name == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
-    _remember_pretrained(ops)
-    BACKENDS[key] = ops
-    return ops, True, time.time() - started
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # both frameworks size their pools from it when imported
+    BACKENDS[key] = load_backend(name, device)
+    _remember_pretrained(BACKENDS[key])
+    return BACKENDS[key], True, time.time() - started
 
 
 def _remember_pretrained(ops: Backend) -> None:
@@ -69,15 +65,6 @@ def _remember_pretrained(ops: Backend) -> None:
         return value
 
     ops.pretrained_weights = pretrained  # type: ignore[method-assign]
-
-
-def threads_in_use(name: str) -> int:
-    """The intra-op threads the backend computes with in this process."""
-    if name == "torch":
-        import torch
-
-        return torch.get_num_threads()
-    return int(os.environ.get("OMP_NUM_THREADS", "0"))
 
 
 def weights_file(spec: dict[str, Any] | None) -> str | None:
@@ -165,7 +152,7 @@ def run_job(spec: dict[str, Any], *inputs: bytes) -> dict[str, Any]:
             **_node(),
             "fresh": fresh,
             "load_seconds": round(load_seconds, 3),
-            "threads": threads_in_use(s.backend) if (s.backend, s.device) in BACKENDS else None,
+            "threads": BACKENDS[s.backend, s.device].threads() if (s.backend, s.device) in BACKENDS else None,
         },
         "started": started,
         "ended": time.time(),

@@ -31,6 +31,7 @@ __all__ = ["Backend", "LossFn", "StepLosses", "Tensor", "Trainer", "load_backend
 IMPLEMENTED_BY: dict[str, tuple[str, str]] = {
     "to_numpy": ("processing", "to_numpy"),
     "to_pixels": ("processing", "to_pixels"),
+    "threads": ("processing", "threads"),
     "gram": ("losses", "gram"),
     "content_loss": ("losses", "content_loss"),
     "style_loss": ("losses", "style_loss"),
@@ -70,6 +71,13 @@ class Backend(abc.ABC):
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device
+
+    @staticmethod
+    @abc.abstractmethod
+    def threads() -> int:
+        """The threads the framework computes with in this process. Both frameworks size their pools from
+        OMP_NUM_THREADS when they are imported (the MXNet backend sets it to the usable cores if unset), so a
+        process that wants another count sets that variable before load_backend."""
 
     def __repr__(self) -> str:
         return f"<{self.name} backend on {self.device}>"

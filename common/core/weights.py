@@ -6,6 +6,7 @@ Gluon's structural parameter names for ``features`` are the same keys, so both b
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -45,8 +46,14 @@ def random_vgg19(seed: int, upto: layers.Layer | None = None) -> dict[str, np.nd
     """Seeded He-normal float32 conv weights and small normal biases, identical on every backend and machine.
 
     Each conv layer draws from its own child of SeedSequence(seed), so cutting the network early changes
-    none of the numbers of the layers that remain.
+    none of the numbers of the layers that remain. Drawn once per (seed, layer) in a process (a batch worker runs
+    many jobs); every call gets its own copies.
     """
+    return {key: array.copy() for key, array in _drawn(seed, upto).items()}
+
+
+@functools.lru_cache(maxsize=4)
+def _drawn(seed: int, upto: layers.Layer | None) -> dict[str, np.ndarray]:
     children = np.random.SeedSequence(seed).spawn(len(layers.CONV_LAYERS))
     out: dict[str, np.ndarray] = {}
     for conv, child in zip(layers.CONV_LAYERS, children, strict=True):
