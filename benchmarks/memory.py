@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from common import memory  # noqa: E402
+from common.jobs import memory  # noqa: E402
 from common.jobs.record import versions  # noqa: E402
 
 SIZES = ((128, 128), (256, 256), (384, 576), (512, 768), (768, 1024))
@@ -43,19 +43,29 @@ def main() -> None:
     p.add_argument("--backends", default="torch,mxnet")
     p.add_argument("--modes", default="float32/fp32,float32/bf16,float64/fp32")
     p.add_argument("--out", default=str(HERE / "results" / "memory.json"))
+    p.add_argument(
+        "--sizes",
+        default=",".join(f"{h}x{w}" for h, w in SIZES),
+        help="HxW,... (default: the five of the table); a mode whose run would not fit in memory is cut short with "
+        "--largest",
+    )
+    p.add_argument("--largest", default="", help="backend/dtype/precision=HxW,...: the largest size measured there")
     p.add_argument("--table", action="store_true", help="print the table of the results in --out, measure nothing")
     args = p.parse_args()
     if args.table:
         saved = json.loads(Path(args.out).read_text())
         print(table(saved["results"], saved["machine"]))
         return
+    sizes = [tuple(map(int, x.split("x"))) for x in args.sizes.split(",")]
+    largest = {k: tuple(map(int, v.split("x"))) for k, v in (x.split("=") for x in args.largest.split(",") if x)}
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
             for mode in args.modes.split(","):
                 dtype, precision = mode.split("/")
                 points = []
-                for h, w in SIZES:
+                cap = largest.get(f"{backend}/{dtype}/{precision}")
+                for h, w in sizes if cap is None else [s for s in sizes if s[0] * s[1] <= cap[0] * cap[1]]:
                     argv = [
                         sys.executable,
                         str(ROOT / "cli.py"),
@@ -98,7 +108,7 @@ def main() -> None:
 
 def table(results: list[dict], machine: dict) -> str:
     """Measured peaks, how far the linear fit is from them at worst, and the largest 4:3 image in 24 GiB."""
-    sizes = [tuple(pt["size"]) for pt in results[0]["points"]]
+    sizes = sorted({tuple(pt["size"]) for r in results for pt in r["points"]}, key=lambda s: s[0] * s[1])
     lines = [
         f"Machine: {machine['cpu']}, {machine['cores']} cores",
         "",
@@ -108,7 +118,8 @@ def table(results: list[dict], machine: dict) -> str:
         "|---|---|" + "---:|" * (len(sizes) + 2),
     ]
     for r in results:
-        cells = " | ".join(f"{pt['rss'] / 2**30:.2f}" for pt in r["points"])
+        rss = {tuple(pt["size"]): pt["rss"] for pt in r["points"]}
+        cells = " | ".join(f"{rss[s] / 2**30:.2f}" if s in rss else "" for s in sizes)
         fitted = [
             r["base"] + r["factor"] * memory.activation_bytes(tuple(pt["size"]), r["dtype"]) for pt in r["points"]
         ]
