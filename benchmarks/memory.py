@@ -37,6 +37,26 @@ def peak_rss(argv: list[str]) -> int:
     return usage.ru_maxrss * 1024
 
 
+def measure(backend: str, dtype: str, precision: str, sizes: list[tuple[int, int]], tmp: str) -> dict:
+    """One mode's peaks at the given sizes (2 steps each, seeded random weights) and their fit."""
+    points = []
+    for h, w in sizes:
+        argv = [sys.executable, str(ROOT / "cli.py"), "stylize", "--backend", backend, "--size", str(h), str(w)]
+        argv += ["--steps", "2", "--weights", "random", "--dtype", dtype, "--precision", precision, "--quiet"]
+        rss = peak_rss([*argv, "--output", f"{tmp}/o.png"])
+        points.append({"size": [h, w], "rss": rss, "activations": memory.activation_bytes((h, w), dtype)})
+        print(f"{backend} {dtype}/{precision} {h}x{w}: {rss / 2**30:.2f} GiB", file=sys.stderr)
+    base, factor = memory.fit([pt["activations"] for pt in points], [pt["rss"] for pt in points])
+    return {
+        "backend": backend,
+        "dtype": dtype,
+        "precision": precision,
+        "points": points,
+        "base": base,
+        "factor": factor,
+    }
+
+
 def main() -> None:
     """Measure, fit, report."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,44 +83,9 @@ def main() -> None:
         for backend in args.backends.split(","):
             for mode in args.modes.split(","):
                 dtype, precision = mode.split("/")
-                points = []
                 cap = largest.get(f"{backend}/{dtype}/{precision}")
-                for h, w in sizes if cap is None else [s for s in sizes if s[0] * s[1] <= cap[0] * cap[1]]:
-                    argv = [
-                        sys.executable,
-                        str(ROOT / "cli.py"),
-                        "stylize",
-                        "--backend",
-                        backend,
-                        "--size",
-                        str(h),
-                        str(w),
-                        "--steps",
-                        "2",
-                        "--weights",
-                        "random",
-                        "--dtype",
-                        dtype,
-                        "--precision",
-                        precision,
-                        "--quiet",
-                        "--output",
-                        f"{tmp}/o.png",
-                    ]
-                    rss = peak_rss(argv)
-                    points.append({"size": [h, w], "rss": rss, "activations": memory.activation_bytes((h, w), dtype)})
-                    print(f"{backend} {mode} {h}x{w}: {rss / 2**30:.2f} GiB", file=sys.stderr)
-                base, factor = memory.fit([pt["activations"] for pt in points], [pt["rss"] for pt in points])
-                results.append(
-                    {
-                        "backend": backend,
-                        "dtype": dtype,
-                        "precision": precision,
-                        "points": points,
-                        "base": base,
-                        "factor": factor,
-                    }
-                )
+                todo = sizes if cap is None else [s for s in sizes if s[0] * s[1] <= cap[0] * cap[1]]
+                results.append(measure(backend, dtype, precision, todo, tmp))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"machine": versions(), "results": results}, indent=2) + "\n")
     print(table(results, versions()))
