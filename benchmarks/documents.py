@@ -5,6 +5,11 @@ backward also computes every weight gradient), a Python loop tapping layers, tor
 The d2l MXNet variant: the model zoo's vgg19 features[:29] in an imperative nn.Sequential (parameters with
 gradients, not hybridized), autograd.record, gluon.Trainer 'adam', nd.waitall after each step.
 Weights are the same seeded random numbers the project uses (the documents load ImageNet ones).
+
+Each step returns the total loss of the image it started from, as the project's trainers do:
+tests/test_documents_baseline.py checks that these losses are the project's, step by step (in float64, which the
+documents' PyTorch code runs under torch.set_default_dtype and the MXNet code through ``dtype``; the benchmark times
+both in float32, where ``dtype`` changes nothing).
 """
 
 from __future__ import annotations
@@ -88,8 +93,10 @@ def torch_step_factory(weights: dict[str, np.ndarray], content: np.ndarray, styl
     return step
 
 
-def mxnet_step_factory(weights: dict[str, np.ndarray], content: np.ndarray, style: np.ndarray, lr: float = 0.9):
-    """A zero-argument callable running one step of the d2l MXNet code."""
+def mxnet_step_factory(
+    weights: dict[str, np.ndarray], content: np.ndarray, style: np.ndarray, lr: float = 0.9, dtype: str = "float32"
+):
+    """A zero-argument callable running one step of the d2l MXNet code (in float32 as written; dtype for tests)."""
     import mxnet as mx
     from mxnet import autograd, gluon, init, nd
     from mxnet.gluon import model_zoo, nn
@@ -99,10 +106,12 @@ def mxnet_step_factory(weights: dict[str, np.ndarray], content: np.ndarray, styl
     for i in range(max(CONTENT_LAYERS + STYLE_LAYERS) + 1):
         net.add(pretrained_net.features[i])
     net.initialize()
+    if dtype != "float32":  # not in the documents: MXNet has no default dtype to switch, as torch has
+        net.cast(dtype)
     for i in range(len(net)):
         if f"features.{i}.weight" in weights:
-            net[i].weight.set_data(nd.array(weights[f"features.{i}.weight"]))
-            net[i].bias.set_data(nd.array(weights[f"features.{i}.bias"]))
+            net[i].weight.set_data(nd.array(weights[f"features.{i}.weight"], dtype=dtype))
+            net[i].bias.set_data(nd.array(weights[f"features.{i}.bias"], dtype=dtype))
 
     def extract_features(X, content_layers, style_layers):
         contents, styles = [], []
@@ -131,14 +140,14 @@ def mxnet_step_factory(weights: dict[str, np.ndarray], content: np.ndarray, styl
             + (Y_hat[:, :, :, 1:] - Y_hat[:, :, :, :-1]).abs().mean()
         )
 
-    content_X, style_X = nd.array(content), nd.array(style)
+    content_X, style_X = nd.array(content, dtype=dtype), nd.array(style, dtype=dtype)
     contents_Y, _ = extract_features(content_X, CONTENT_LAYERS, STYLE_LAYERS)
     _, styles_Y = extract_features(style_X, CONTENT_LAYERS, STYLE_LAYERS)
 
     class SynthesizedImage(nn.Block):
         def __init__(self, img_shape, **kwargs):
             super().__init__(**kwargs)
-            self.weight = self.params.get("weight", shape=img_shape)
+            self.weight = self.params.get("weight", shape=img_shape, dtype=dtype)
 
         def forward(self):
             return self.weight.data()

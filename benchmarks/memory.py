@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from common import memory  # noqa: E402
+from common.jobs import memory  # noqa: E402
 from common.jobs.record import versions  # noqa: E402
 
 SIZES = ((128, 128), (256, 256), (384, 576), (512, 768), (768, 1024))
@@ -37,60 +37,55 @@ def peak_rss(argv: list[str]) -> int:
     return usage.ru_maxrss * 1024
 
 
+def measure(backend: str, dtype: str, precision: str, sizes: list[tuple[int, int]], tmp: str) -> dict:
+    """One mode's peaks at the given sizes (2 steps each, seeded random weights) and their fit."""
+    points = []
+    for h, w in sizes:
+        argv = [sys.executable, str(ROOT / "cli.py"), "stylize", "--backend", backend, "--size", str(h), str(w)]
+        argv += ["--steps", "2", "--weights", "random", "--dtype", dtype, "--precision", precision, "--quiet"]
+        rss = peak_rss([*argv, "--output", f"{tmp}/o.png"])
+        points.append({"size": [h, w], "rss": rss, "activations": memory.activation_bytes((h, w), dtype)})
+        print(f"{backend} {dtype}/{precision} {h}x{w}: {rss / 2**30:.2f} GiB", file=sys.stderr)
+    base, factor = memory.fit([pt["activations"] for pt in points], [pt["rss"] for pt in points])
+    return {
+        "backend": backend,
+        "dtype": dtype,
+        "precision": precision,
+        "points": points,
+        "base": base,
+        "factor": factor,
+    }
+
+
 def main() -> None:
     """Measure, fit, report."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backends", default="torch,mxnet")
     p.add_argument("--modes", default="float32/fp32,float32/bf16,float64/fp32")
     p.add_argument("--out", default=str(HERE / "results" / "memory.json"))
+    p.add_argument(
+        "--sizes",
+        default=",".join(f"{h}x{w}" for h, w in SIZES),
+        help="HxW,... (default: the five of the table); a mode whose run would not fit in memory is cut short with "
+        "--largest",
+    )
+    p.add_argument("--largest", default="", help="backend/dtype/precision=HxW,...: the largest size measured there")
     p.add_argument("--table", action="store_true", help="print the table of the results in --out, measure nothing")
     args = p.parse_args()
     if args.table:
         saved = json.loads(Path(args.out).read_text())
         print(table(saved["results"], saved["machine"]))
         return
+    sizes = [tuple(map(int, x.split("x"))) for x in args.sizes.split(",")]
+    largest = {k: tuple(map(int, v.split("x"))) for k, v in (x.split("=") for x in args.largest.split(",") if x)}
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
             for mode in args.modes.split(","):
                 dtype, precision = mode.split("/")
-                points = []
-                for h, w in SIZES:
-                    argv = [
-                        sys.executable,
-                        str(ROOT / "cli.py"),
-                        "stylize",
-                        "--backend",
-                        backend,
-                        "--size",
-                        str(h),
-                        str(w),
-                        "--steps",
-                        "2",
-                        "--weights",
-                        "random",
-                        "--dtype",
-                        dtype,
-                        "--precision",
-                        precision,
-                        "--quiet",
-                        "--output",
-                        f"{tmp}/o.png",
-                    ]
-                    rss = peak_rss(argv)
-                    points.append({"size": [h, w], "rss": rss, "activations": memory.activation_bytes((h, w), dtype)})
-                    print(f"{backend} {mode} {h}x{w}: {rss / 2**30:.2f} GiB", file=sys.stderr)
-                base, factor = memory.fit([pt["activations"] for pt in points], [pt["rss"] for pt in points])
-                results.append(
-                    {
-                        "backend": backend,
-                        "dtype": dtype,
-                        "precision": precision,
-                        "points": points,
-                        "base": base,
-                        "factor": factor,
-                    }
-                )
+                cap = largest.get(f"{backend}/{dtype}/{precision}")
+                todo = sizes if cap is None else [s for s in sizes if s[0] * s[1] <= cap[0] * cap[1]]
+                results.append(measure(backend, dtype, precision, todo, tmp))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"machine": versions(), "results": results}, indent=2) + "\n")
     print(table(results, versions()))
@@ -98,7 +93,7 @@ def main() -> None:
 
 def table(results: list[dict], machine: dict) -> str:
     """Measured peaks, how far the linear fit is from them at worst, and the largest 4:3 image in 24 GiB."""
-    sizes = [tuple(pt["size"]) for pt in results[0]["points"]]
+    sizes = sorted({tuple(pt["size"]) for r in results for pt in r["points"]}, key=lambda s: s[0] * s[1])
     lines = [
         f"Machine: {machine['cpu']}, {machine['cores']} cores",
         "",
@@ -108,7 +103,8 @@ def table(results: list[dict], machine: dict) -> str:
         "|---|---|" + "---:|" * (len(sizes) + 2),
     ]
     for r in results:
-        cells = " | ".join(f"{pt['rss'] / 2**30:.2f}" for pt in r["points"])
+        rss = {tuple(pt["size"]): pt["rss"] for pt in r["points"]}
+        cells = " | ".join(f"{rss[s] / 2**30:.2f}" if s in rss else "" for s in sizes)
         fitted = [
             r["base"] + r["factor"] * memory.activation_bytes(tuple(pt["size"]), r["dtype"]) for pt in r["points"]
         ]

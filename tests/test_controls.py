@@ -12,7 +12,7 @@ from PIL import Image
 
 import cli
 import common
-from common.core import pixels, reference
+from common.core import pixels
 from common.jobs import images
 from common.studies import parity
 
@@ -290,20 +290,31 @@ def test_gif_writes_an_animation_of_the_progress(backend, image_files, tmp_path,
     )
 
 
-def test_clamp_keeps_every_pixel_valid(backend) -> None:
+@pytest.mark.parametrize("clamped", [True, False])
+def test_the_trainer_clamps_the_image_before_every_step(backend, clamped) -> None:
+    """Every image the loss sees is the trainer's own clamp of the image (no clamp by the test): the first one is
+    np.clip of the out-of-range start, and the loss pushes every pixel outward so each step leaves it out of
+    range again. Without bounds the loss sees the unclamped image (the control: the start is out of range)."""
     from common.jobs.gatys import pixel_bounds
 
     low, high = pixel_bounds(True)
-    X = backend.asarray(np.random.default_rng(0).normal(0, 5, (1, 3, 8, 8)).astype(np.float32))
+    start = np.random.default_rng(0).normal(0, 5, (1, 3, 8, 8)).astype(np.float32)
+    seen = []
 
     def loss_fn(Y):
+        seen.append(backend.to_numpy(Y).copy())
         total = (Y * Y).mean() * -1.0  # pushes every pixel outward
         return total * 0, total * 0, total * 0, total
 
-    trainer = backend.trainer(backend.synthesized_image(X), loss_fn, 0.5, 50, 1.0, bounds=(low, high))
+    bounds = (low, high) if clamped else None
+    trainer = backend.trainer(backend.synthesized_image(backend.asarray(start)), loss_fn, 0.5, 50, 1.0, bounds=bounds)
+    images = [start]
     for _ in range(3):
         trainer.step()
-        trainer.model.clamp_(low, high)
-        img = backend.to_numpy(trainer.image())
-        assert (img >= low.astype(np.float32) - 1e-6).all() and (img <= high.astype(np.float32) + 1e-6).all()
-    assert np.allclose(reference.postprocess(img), np.clip(reference.postprocess(img), 0, 1))
+        images.append(backend.to_numpy(trainer.image()))
+        assert (images[-1] < low - 0.1).any() and (images[-1] > high + 0.1).any()  # the step left the range
+    lo32, hi32 = low.astype(np.float32), high.astype(np.float32)
+    for before, Y in zip(images[:-1], seen, strict=True):  # the image each step started from, and what the loss saw
+        np.testing.assert_array_equal(Y, np.clip(before, lo32, hi32) if clamped else before)
+    inside = [bool(((lo32 <= Y) & (hi32 >= Y)).all()) for Y in seen]
+    assert inside == [clamped] * 3

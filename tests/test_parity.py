@@ -11,7 +11,7 @@ from conftest import get_backend
 import cli
 import common
 from common.jobs import images, samples
-from common.studies import parity
+from common.studies import envelope, parity, trajectories
 
 # nst parity's default inputs: the bundled sample images at 48x64. (On some inputs float32 Adam runs from the
 # content image drift further than 1e-3 from exact arithmetic in both backends: tests/test_pitfalls.py.)
@@ -20,10 +20,13 @@ CONTENT = images.load_image(samples.sample_path(samples.CONTENT))
 STYLE = images.load_image(samples.sample_path(samples.STYLE))
 
 
+REFERENCES: dict = {}  # the float32 rows' float64 runs and envelopes, measured once by the checks fixture
+
+
 @pytest.fixture(scope="module")
 def checks() -> dict[str, parity.Check]:
     """All checks, torch against mxnet, computed once for this module."""
-    found = parity.run(get_backend("torch"), get_backend("mxnet"), CONTENT, STYLE, SIZE)
+    found = parity.run(get_backend("torch"), get_backend("mxnet"), CONTENT, STYLE, SIZE, references=REFERENCES)
     return {f"{c.dtype}: {c.what}": c for c in found}
 
 
@@ -92,7 +95,15 @@ def test_the_content_loss_at_the_content_image_is_exactly_zero(backend) -> None:
     assert history[0, 0] == 0.0
 
 
-def test_nst_parity_prints_json_and_exits_0(both, image_files, capsys) -> None:
+def short_training_rows(monkeypatch) -> None:
+    """3 steps instead of 10 in the Gatys training rows (and their envelopes): these tests are about the command.
+    Not the generator's: over its first steps its float32 runs lead the envelope (README, "The float32 training
+    rows"), so its row is only judged over its 20 steps."""
+    monkeypatch.setitem(parity.TOLERANCES["float32"], "steps", 3)
+
+
+def test_nst_parity_prints_json_and_exits_0(both, image_files, capsys, monkeypatch) -> None:
+    short_training_rows(monkeypatch)
     content, style = image_files
     code = cli.main(
         [
@@ -115,10 +126,29 @@ def test_nst_parity_prints_json_and_exits_0(both, image_files, capsys) -> None:
     assert report["backends"] == ["torch", "mxnet"] and report["size"] == [32, 40]
     assert len(report["checks"]) == len(expected_names()) // 2
     row = report["checks"][0]
-    assert set(row) == {"what", "dtype", "max_abs", "max_rel", "tolerance", "passed"}
+    assert set(row) == {"what", "dtype", "max_abs", "max_rel", "tolerance", "passed", "envelope"}
+    training = [c for c in report["checks"] if "losses of every step" in c["what"]]
+    assert len(training) == 3 and all(c["envelope"]["envelope"] > 0 for c in training)
+    assert all(c["envelope"] is None for c in report["checks"] if c not in training)
+
+
+@pytest.mark.slow
+def test_nst_parity_passes_on_another_image_pair(both, capsys) -> None:
+    """scikit-image's astronaut and coffee at 48x64 (the checks fixture runs the bundled pair): exit 0, every row
+    passes, and each float32 training row within MULTIPLE x its own envelope. About 2 minutes on 2 cores."""
+    content, style = (samples.sample_path(name) for name in ("astronaut.png", "coffee.png"))
+    code = cli.main(["parity", "--content", str(content), "--style", str(style), "--json", "--quiet"])
+    report = json.loads(capsys.readouterr().out)
+    failed = [f"{c['dtype']}: {c['what']}" for c in report["checks"] if not c["passed"]]
+    assert code == 0 and not failed, failed
+    assert len(report["checks"]) == len(expected_names())
+    training = [c["envelope"] for c in report["checks"] if c["envelope"] is not None]
+    assert len(training) == 3
+    assert all(max(t[name]["worst_drift_over_allowed"] for name in ("torch", "mxnet")) <= 1 for t in training)
 
 
 def test_nst_parity_exits_1_when_a_check_fails(both, monkeypatch, capsys) -> None:
+    short_training_rows(monkeypatch)
     tolerances = {dtype: dict(t) for dtype, t in parity.TOLERANCES.items()}
     tolerances["float32"]["psnr"] = float("inf")  # no two float32 runs of 10 Adam steps are bit-identical
     monkeypatch.setattr(parity, "TOLERANCES", tolerances)
@@ -132,3 +162,110 @@ def test_nst_parity_refuses_bad_settings_in_one_line(capsys) -> None:
     assert cli.main(["parity", "--size", "8", "32"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "at least 16" in err
+
+
+# A float32 training row FAILS when one backend's float32 run strays from its own float64 run further than
+# float32-sized rounding carries it (common/studies/envelope.py): shown by injecting float32-only errors into one
+# backend's run, judged against the float64 runs and envelope that the checks fixture measured.
+def content_row(inject: dict[str, envelope.Wrap]) -> parity.Check:
+    """The float32 row of the Adam run from the content image, with a wrapper for some backends' float32 trainers."""
+    tol = parity.TOLERANCES["float32"]
+    steps, lr = int(tol["steps"]), tol["lr"]
+
+    def run(ops, dtype: str, wrap):
+        wrap = inject.get(ops.name, wrap) if dtype == "float32" else wrap
+        return parity.trajectory(ops, CONTENT, STYLE, SIZE, dtype, "content", steps, lr, 0, wrap)[0]
+
+    what = f"{steps} Adam steps (lr {lr:g}) from content init: losses of every step"
+    assert what in REFERENCES
+    return trajectories.float32_row(get_backend("torch"), get_backend("mxnet"), what, run, references=REFERENCES)
+
+
+def generator_row(inject: dict[str, envelope.Wrap]) -> parity.Check:
+    """The float32 row of the HRNet generator's training, with a wrapper for some backends' float32 trainers."""
+    size = (SIZE[0] // 4 * 4, SIZE[1] // 4 * 4)
+
+    def run(ops, dtype: str, wrap):
+        wrap = inject.get(ops.name, wrap) if dtype == "float32" else wrap
+        return trajectories.generator_run(ops, CONTENT, STYLE, size, dtype, 0, wrap)
+
+    what = f"HRNet generator: {parity.GENERATOR_STEPS} Adam steps (lr {parity.GENERATOR_LR:g}): losses of every step"
+    assert what in REFERENCES
+    return trajectories.float32_row(
+        get_backend("torch"), get_backend("mxnet"), what, run, whole_run=True, references=REFERENCES
+    )
+
+
+def ratios(check: parity.Check) -> tuple[float, float]:
+    """Each backend's worst drift over its allowance (above 1: beyond MULTIPLE x the envelope)."""
+    return check.envelope["torch"]["worst_drift_over_allowed"], check.envelope["mxnet"]["worst_drift_over_allowed"]
+
+
+def test_the_float32_training_rows_report_the_envelope_and_each_drift_and_pass(checks) -> None:
+    rows = [c for key, c in checks.items() if key.startswith("float32") and "losses of every step" in key]
+    assert len(rows) == 3
+    text = parity.table(rows, ("torch", "mxnet")).splitlines()
+    for row in rows:
+        assert row.passed and row.envelope["envelope"] > 0 and max(ratios(row)) <= 1
+        under = text[text.index(next(line for line in text if line.startswith(row.what))) + 1]
+        torch_drift, mxnet_drift = row.envelope["torch"]["drift"], row.envelope["mxnet"]["drift"]
+        assert under.startswith(f"    envelope {row.envelope['envelope']:.1e}; drift from its own float64 run: ")
+        assert f"torch {torch_drift:.1e}, mxnet {mxnet_drift:.1e}; allowed {envelope.MULTIPLE:g}x" in under
+    assert "\n".join(text).count(f"<= {envelope.MULTIPLE:g}x envelope") == 3
+
+
+def test_an_adam_epsilon_in_the_wrong_place_in_one_backends_float32_run_fails_the_row(checks, monkeypatch):
+    assert content_row({}).passed  # the unmodified runs, judged again: pass
+    import backends.mxnet.trainer as mxnet_trainer
+
+    real = mxnet_trainer.TorchAdam.update
+
+    def mxnets_own_adam_in_float32(self, index, weight, grad, state):
+        """MXNet's built-in formula (epsilon added before bias correction), for float32 weights only."""
+        if weight.dtype != np.float32:
+            return real(self, index, weight, grad, state)
+        self._update_count(index)
+        t, lr = self._index_update_count[index], self._get_lr(index)
+        m, v = self.moments.setdefault(index, [mxnet_trainer.nd.zeros_like(weight) for _ in range(2)])
+        g = grad * self.rescale_grad
+        m[:] = m + (1 - self.beta1) * (g - m)
+        v[:] = v * self.beta2 + (1 - self.beta2) * g * g
+        step = lr * (1 - self.beta2**t) ** 0.5 / (1 - self.beta1**t)
+        weight[:] = weight - step * m / (mxnet_trainer.nd.sqrt(v) + self.epsilon)
+
+    monkeypatch.setattr(mxnet_trainer.TorchAdam, "update", mxnets_own_adam_in_float32)
+    check = content_row({})
+    assert not check.passed
+    assert ratios(check)[0] <= 1 < ratios(check)[1]  # torch within its allowance, mxnet beyond
+
+
+def test_a_perturbed_step_in_one_backends_float32_run_fails_the_row(checks) -> None:
+    """Parameters off by 1e-4 relative at every step (about 1700 float32 roundings) in torch's float32 run."""
+    check = content_row({"torch": lambda trainer: envelope.NoisyTrainer(trainer, seed=0, noise=1e-4)})
+    assert not check.passed
+    assert ratios(check)[1] <= 1 < ratios(check)[0]
+
+
+class LongerSteps:
+    """A trainer whose every update is made ``factor`` times as long (as with a larger learning rate), through the
+    Trainer contract's state() and load_state()."""
+
+    def __init__(self, trainer, factor: float) -> None:
+        self.trainer, self.factor = trainer, factor
+
+    def step(self):
+        before = self.trainer.state()
+        losses = self.trainer.step()
+        after = self.trainer.state()
+        for key in (k for k in after if k.startswith("param.")):
+            after[key] = (before[key] + self.factor * (after[key] - before[key])).astype(after[key].dtype)
+        self.trainer.load_state(after)
+        return losses
+
+
+def test_steps_10_percent_too_long_in_one_backends_float32_generator_training_fail_the_row(checks) -> None:
+    """The generator's row is judged over the whole run (its float32 error enters through the backward pass, ahead
+    of the envelope's onset): it catches errors beyond MULTIPLE x the largest envelope, such as this one, not 1e-4."""
+    check = generator_row({"mxnet": lambda trainer: LongerSteps(trainer, 1.1)})
+    assert not check.passed
+    assert ratios(check)[0] <= 1 < ratios(check)[1]

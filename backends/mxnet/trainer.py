@@ -56,7 +56,8 @@ class TorchOptimizer(mx.optimizer.Optimizer):
         return out
 
     def load_state_dict(self, state: dict[str, np.ndarray], ctx: mx.Context) -> None:
-        """Restore what state_dict() returned."""
+        """Restore what state_dict() returned (replacing any moments this optimizer already holds)."""
+        self.moments = {}
         for key, value in state.items():
             name, _, index = key.partition(".")
             if name == "t":

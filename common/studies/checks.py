@@ -12,10 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from .envelope import describe
+
 # Tolerances (issue 3). float32 runs 10 Adam steps at lr 0.05; float64 runs 60 steps of the d2l settings
-# (lr 0.3, x0.8 every 50 steps) so that the decay happens inside the run.
+# (lr 0.3, x0.8 every 50 steps) so that the decay happens inside the run. A float32 run's losses are not held to
+# step_rel (studies/envelope.py holds each to its own float64 run); the float64 runs are.
 TOLERANCES: dict[str, dict[str, float]] = {
-    "float32": {"preprocess": 1e-5, "rel": 1e-4, "steps": 10, "lr": 0.05, "step_rel": 1e-3, "psnr": 40.0},
+    "float32": {"preprocess": 1e-5, "rel": 1e-4, "steps": 10, "lr": 0.05, "psnr": 40.0},
     "float64": {"preprocess": 1e-10, "rel": 1e-10, "steps": 60, "lr": 0.3, "step_rel": 1e-9, "psnr": 80.0},
 }
 DECAY_EVERY, DECAY_FACTOR = 50, 0.8
@@ -35,6 +38,7 @@ class Check:
     max_rel: float
     tolerance: str
     passed: bool
+    envelope: dict[str, Any] | None = None  # float32 training rows: the envelope and each backend's drift
 
     def as_dict(self) -> dict[str, Any]:
         """The check as JSON-friendly values."""
@@ -78,6 +82,8 @@ def table(checks: Sequence[Check], names: tuple[str, str]) -> str:
     for c in checks:
         verdict = "pass" if c.passed else "FAIL"
         lines.append(f"{c.what:{width}s}  {c.dtype:8s} {c.max_abs:9.2e} {c.max_rel:9.2e}  {c.tolerance:16s} {verdict}")
+        if c.envelope is not None:
+            lines.append(f"    {describe(c.envelope, names)}")
     failed = sum(not c.passed for c in checks)
     lines.append(f"{len(checks) - failed} of {len(checks)} checks pass" + (f"; {failed} FAIL" if failed else ""))
     return "\n".join(lines)

@@ -39,7 +39,8 @@ from .checks import (
     step_differences,
     table,
 )
-from .trajectories import generator_checks, trajectory, trajectory_check
+from .envelope import SEEDS
+from .trajectories import References, generator_checks, trajectory, trajectory_row
 
 ABOUT = {
     "description": "Compare the torch and mxnet backends on the same seeded VGG-19 weights and images: "
@@ -82,8 +83,10 @@ def run(
     dtypes: Sequence[str] = ("float32", "float64"),
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    references: References | None = None,
 ) -> list[Check]:
-    """Every check, backend a against backend b."""
+    """Every check, backend a against backend b (``references`` keeps the float32 rows' float64 runs and
+    envelopes, by row, for a caller that judges other float32 runs against them)."""
     checks: list[Check] = []
     say = progress or (lambda message: None)
     for dtype in dtypes:
@@ -96,14 +99,13 @@ def run(
         )
         checks += feature_checks(a, b, pa, dtype, seed, say)
         checks += loss_checks(a, b, content, style, size, dtype, seed)
-        say(f"{dtype}: HRNet generator output and {GENERATOR_STEPS} training steps")
-        checks += generator_checks(a, b, content, style, size, dtype, seed)
+        runs = f" (and the float64 runs of the envelope: {SEEDS} noisy, 2 clean)" if dtype == "float32" else ""
+        say(f"{dtype}: HRNet generator output and {GENERATOR_STEPS} training steps{runs}")
+        checks += generator_checks(a, b, content, style, size, dtype, seed, references)
         for init in ("content", "noise"):
-            say(f"{dtype}: {tol['steps']:.0f} Adam steps from {init} init")
-            steps, lr = int(tol["steps"]), tol["lr"]
-            ha, ia = trajectory(a, content, style, size, dtype, init, steps, lr, seed)
-            hb, ib = trajectory(b, content, style, size, dtype, init, steps, lr, seed)
-            checks.append(trajectory_check(a, b, content, style, size, dtype, init, seed, ha, hb))
+            say(f"{dtype}: {tol['steps']:.0f} Adam steps from {init} init{runs}")
+            check, ia, ib = trajectory_row(a, b, content, style, size, dtype, init, seed, references)
+            checks.append(check)
             quality = psnr(ia, ib)
             diff = float(np.abs(ia - ib).max())
             checks.append(

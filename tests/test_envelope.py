@@ -1,0 +1,157 @@
+"""The rule a float32 training row of nst parity is held to (common/studies/envelope.py), on made-up runs: a drift
+within MULTIPLE x the envelope passes, one beyond it FAILS, whatever the other backend does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import random_pixels, smooth_image
+from PIL import Image
+
+from common.studies import envelope, trajectories
+
+STEPS = 6
+CLEAN = np.tile(np.array([[1.0, 2.0, 0.5, 3.5]]), (STEPS, 1))
+ENVELOPE = np.array([0.0, 1e-7, 1e-5, 1e-4, 1e-4, 2e-4])  # steps 1 and 2 below FLOOR / MULTIPLE
+
+
+def reference() -> envelope.Reference:
+    return envelope.Reference((CLEAN, CLEAN.copy()), ENVELOPE)
+
+
+def drifted(rel: np.ndarray) -> np.ndarray:
+    """CLEAN with its style loss (column 1) off by rel (per step), relative."""
+    h = CLEAN.copy()
+    h[:, 1] *= 1 + rel
+    return h
+
+
+def test_a_drift_within_the_allowance_passes_and_one_beyond_it_fails_at_that_step() -> None:
+    allowed = np.maximum(envelope.MULTIPLE * ENVELOPE, envelope.FLOOR)
+    within = drifted(0.9 * allowed)
+    assert envelope.judge(within, CLEAN, reference()).passed
+    for step in range(STEPS):
+        beyond = 0.9 * allowed
+        beyond[step] = 1.1 * allowed[step]
+        verdict = envelope.judge(CLEAN, drifted(beyond), reference())
+        assert not verdict.passed, step
+        assert verdict.ratios[0] == 0.0 and verdict.ratios[1] == pytest.approx(1.1)
+
+
+def test_the_first_steps_are_held_to_the_floor_not_to_a_zero_envelope() -> None:
+    early = np.zeros(STEPS)
+    early[0] = 0.5 * envelope.FLOOR  # float32's rounding of the first steps: allowed
+    assert envelope.judge(drifted(early), CLEAN, reference()).passed
+    early[1] = 2 * envelope.FLOOR  # twice that at step 2, where the envelope is 1e-7: FAIL
+    assert not envelope.judge(drifted(early), CLEAN, reference()).passed
+
+
+def test_whole_run_judging_allows_the_largest_envelope_at_every_step() -> None:
+    late_size_early = np.zeros(STEPS)
+    late_size_early[1] = 1.5 * envelope.MULTIPLE * 1e-4  # within 4x the run's largest envelope (2e-4), not step 2's
+    assert not envelope.judge(drifted(late_size_early), CLEAN, reference()).passed
+    assert envelope.judge(drifted(late_size_early), CLEAN, reference(), whole_run=True).passed
+    too_far = np.full(STEPS, 1.01 * envelope.MULTIPLE * 2e-4)
+    assert not envelope.judge(drifted(too_far), CLEAN, reference(), whole_run=True).passed
+
+
+def test_two_runs_drifting_in_opposite_directions_are_reported_against_the_sum_of_their_allowances() -> None:
+    allowed = np.maximum(envelope.MULTIPLE * ENVELOPE, envelope.FLOOR)
+    verdict = envelope.judge(drifted(0.99 * allowed), drifted(-0.99 * allowed), reference())
+    assert verdict.passed and verdict.mutual == pytest.approx(0.99)
+    # beyond it only when a drift is beyond its own allowance: the rule is the drifts', the sum is reported
+    far = envelope.judge(drifted(3 * allowed), drifted(-3 * allowed), reference())
+    assert far.mutual == pytest.approx(3) and not far.passed and min(far.ratios) == pytest.approx(3)
+
+
+def test_the_report_holds_the_envelope_and_each_backends_drift() -> None:
+    verdict = envelope.judge(drifted(np.full(STEPS, 1e-4)), CLEAN, reference())
+    report = verdict.as_dict(("torch", "mxnet"))
+    assert report["envelope"] == 2e-4 and report["multiple"] == envelope.MULTIPLE
+    assert report["torch"]["drift"] == pytest.approx(1e-4) and report["mxnet"]["drift"] == 0.0
+    assert report["torch"]["worst_drift_over_allowed"] == pytest.approx(1e-4 / envelope.FLOOR)
+    assert len(report["envelope_per_step"]) == len(report["torch"]["per_step"]) == STEPS
+    # at step 1 the runs differ by 1e-4 (relative) where each may drift FLOOR: 1e-4 / (2 FLOOR) of the bound
+    assert report["a_minus_b_over_bound"] == pytest.approx(1e-4 / (2 * envelope.FLOOR))
+    line = envelope.describe(report, ("torch", "mxnet"))
+    assert line.startswith("envelope 2.0e-04; drift from its own float64 run: torch 1.0e-04, mxnet 0.0e+00; allowed 4x")
+    assert line.endswith(f"at least 1e-05): worst {1e-4 / envelope.FLOOR:.2f} and 0.00 of it")
+
+
+class FakeTrainer:
+    """A trainer whose one parameter is a vector of ones, recording what each step saw."""
+
+    def __init__(self) -> None:
+        self.params = {"param.0": np.ones(1000), "optimizer.moment0.0": np.ones(1000)}
+        self.seen: list[np.ndarray] = []
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        self.params = {k: v.copy() for k, v in state.items()}
+
+    def step(self) -> tuple[float, float, float, float]:
+        self.seen.append(self.params["param.0"].copy())
+        return 0.0, 0.0, 0.0, 0.0
+
+
+def test_the_noise_is_float32_sized_seeded_and_applied_to_the_parameters_after_every_step() -> None:
+    inner = FakeTrainer()
+    noisy = envelope.NoisyTrainer(inner, seed=3)
+    for _ in range(3):
+        noisy.step()
+    start, first, second = (x - 1 for x in inner.seen)
+    assert not start.any()  # the first step starts from the run's own numbers
+    assert 0.5 * envelope.NOISE < first.std() < 2 * envelope.NOISE  # relative noise of size 2^-24
+    assert np.abs(second - first).std() > 0.5 * envelope.NOISE  # new noise each step
+    assert np.array_equal(inner.params["optimizer.moment0.0"], np.ones(1000))  # only the parameters
+    again = FakeTrainer()
+    envelope.NoisyTrainer(again, seed=3).step()
+    envelope.NoisyTrainer(again, seed=3).step()
+    assert np.array_equal(again.seen[1], inner.seen[1])  # seeded
+
+
+def test_measure_takes_the_seeds_in_turn_on_the_two_backends_and_the_running_largest_spread() -> None:
+    calls: list[tuple[str, int | None]] = []
+
+    def fake(name: str, clean: np.ndarray):
+        def run(wrap):
+            if wrap is None:
+                calls.append((name, None))
+                return clean
+            noisy = wrap(FakeTrainer())
+            calls.append((name, int(noisy.rng.integers(1 << 30))))
+            h = clean.copy()
+            h[len(calls) - 2, 2] *= 1 + 1e-3 * len(calls)  # each noisy run off at one step, by its own amount
+            return h
+
+        return run
+
+    ref = envelope.measure(fake("a", CLEAN), fake("b", 2 * CLEAN), seeds=4)
+    seeds = [np.random.default_rng([s, 24]).integers(1 << 30) for s in range(4)]
+    assert calls == [("a", None), ("b", None), ("a", seeds[0]), ("b", seeds[1]), ("a", seeds[2]), ("b", seeds[3])]
+    # the noisy runs are off at steps 2..5 (1-based) by 3e-3 .. 6e-3 from their own backend's clean run (not the
+    # other's, which is 2x): the envelope is the running largest of these
+    assert ref.envelope == pytest.approx([0, 3e-3, 4e-3, 5e-3, 6e-3, 6e-3])
+    assert ref.clean[1] is not ref.clean[0] and np.array_equal(ref.clean[1], 2 * CLEAN)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_noise_of_zero_leaves_a_real_run_bit_identical(backend, dtype, monkeypatch) -> None:
+    """Taking the state and loading it back after every step (as the envelope's runs do) changes nothing, so the
+    envelope measures the noise alone: both backends, both dtypes, the Gatys run and the generator's training
+    (3 steps of each)."""
+    monkeypatch.setattr(trajectories, "GENERATOR_STEPS", 3)
+    content, style = smooth_image(32, 48, seed=1), Image.fromarray(random_pixels(32, 32, seed=2))
+
+    def silent(trainer):
+        return envelope.NoisyTrainer(trainer, seed=0, noise=0.0)
+
+    runs = [
+        trajectories.trajectory(backend, content, style, (32, 48), dtype, "noise", 3, 0.05, 0, w)
+        for w in (None, silent)
+    ]
+    assert np.array_equal(runs[0][0], runs[1][0]) and np.array_equal(runs[0][1], runs[1][1])
+    plain = trajectories.generator_run(backend, content, style, (32, 48), dtype, 0)
+    assert np.array_equal(plain, trajectories.generator_run(backend, content, style, (32, 48), dtype, 0, silent))
