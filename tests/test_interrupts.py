@@ -139,7 +139,7 @@ def test_a_signal_while_saving_lets_the_outputs_finish(name, sig, image_files, t
         kill_self(sig)
         return real(img, path)
 
-    monkeypatch.setattr(common.images, "save_image", save_with_signal)
+    monkeypatch.setattr(common.jobs.images, "save_image", save_with_signal)
     code, _, err = run(job_args(name, image_files, tmp_path), capsys)
     record = check_interrupted(code, err, tmp_path, "they are complete", status="completed")
     assert len(record["history"]) == STEPS

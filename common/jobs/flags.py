@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from ..core import layers
+from ..core.photoreal_objective import GRAMS
 from ..core.registry import NAMES
 from . import presets
 from .settings import OPTIMIZERS, POOLINGS, PRECISIONS, Settings
@@ -64,6 +65,13 @@ STYLIZE: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (
         ("--style-max-side",),
         {"type": int, "metavar": "N", "help": "photoreal: the style image's longer side at most N"},
+    ),
+    (
+        ("--style-gram",),
+        {
+            "choices": GRAMS,
+            "help": "photoreal: compare Gram matrices per pixel (default) or summed as document 004's code does",
+        },
     ),
     (("--output",), {"help": f"result image, .png/.jpg/... (default {d.output})"}),
     (
@@ -126,8 +134,8 @@ COMPARE_SKIPS = frozenset(
     | {"--resume", "--save-model"}
 )
 PHOTOREAL_SKIPS = frozenset(
-    {"--preset", "--scales", "--optimizer", "--init", "--clamp", "--precision", "--save-every", "--gif"}
-    | {"--checkpoint", "--checkpoint-every", "--resume", "--style-scale", "--style-weights"}
+    {"--preset", "--scales", "--optimizer", "--init", "--clamp", "--precision", "--gif", "--style-scale"}
+    | {"--style-weights"}
 )
 TUPLES = ("size", "style", "style_weights", "style_layer_weights")  # settings argparse gives as lists
 

@@ -1,5 +1,6 @@
 """The pieces of the Gatys job (stylize.py): its inputs, its sizes, its optimizer, its checks and the state of a
-run between steps (history, trainer, checkpoints, frames)."""
+run between steps (history, trainer, checkpoints, frames). The photoreal job (photoreal.py) shares the last: Run,
+resume and resumed_settings."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ from ..core.lbfgs import LBFGSTrainer
 from ..core.objective import Objective
 from ..core.reference import IMAGENET_MEAN, IMAGENET_STD
 from ..core.training import StepRecord, Trainer
-from . import checkpoint, images, memory
+from . import checkpoint, images, memory, presets
 from .run import content_path, style_paths
 from .settings import Settings, Stage
 
 # Settings a resumed run may change: where things are written and how much is said. The rest decides the result.
-OUTPUT_SETTINGS = {"output", "log", "plot", "gif", "save_every", "checkpoint", "checkpoint_every", "resume", "quiet"}
+OUTPUT_SETTINGS = {
+    *("output", "log", "plot", "gif", "save_every", "checkpoint", "checkpoint_every", "resume", "quiet"),
+    "save_model",
+}
 
 
 def noise_image(seed: int, size: tuple[int, int]) -> np.ndarray:
@@ -91,17 +95,31 @@ def check_memory(s: Settings, sizes: list[tuple[int, int]], deepest: layers.Laye
 
 
 def resumed_settings(s: Settings, ckpt: checkpoint.Checkpoint) -> Settings:
-    """The checkpoint's settings, with the output settings given now; UserError if anything else differs."""
+    """The checkpoint's settings, with the output settings given now; UserError if anything else differs.
+
+    A setting differs when it is neither the checkpoint's value nor what the command gives unasked (the
+    defaults, with the command's preset: nst photoreal's is photoreal-hrnet).
+    """
     saved = Settings.from_dict(ckpt.settings)
-    defaults = Settings()
+    unasked = presets.settings({}, s.preset)
     for f in fields(Settings):
         if f.name in OUTPUT_SETTINGS:
             continue
         now, then = getattr(s, f.name), getattr(saved, f.name)
-        if now != then and now != getattr(defaults, f.name):
+        if now != then and now != getattr(unasked, f.name):
+            if f.name == "method":
+                raise UserError(f"the checkpoint holds a run of the {then} method; resume it without choosing one")
             flag = "--" + f.name.replace("_", "-")
             raise UserError(f"{flag} cannot change when resuming: the checkpoint was made with {flag} {then}")
     return saved.replace(**{name: getattr(s, name) for name in OUTPUT_SETTINGS})
+
+
+def resume(s: Settings) -> tuple[Settings, checkpoint.Checkpoint | None]:
+    """The settings a run goes on with and the checkpoint it continues (--resume), or s and None."""
+    if not s.resume:
+        return s, None
+    ckpt = checkpoint.load(s.resume)
+    return resumed_settings(s, ckpt).validated(), ckpt
 
 
 class Run:

@@ -26,7 +26,7 @@ from .gatys import (
     make_trainer,
     noise_image,
     pixel_bounds,
-    resumed_settings,
+    resume,
     stage_size,
     style_size,
 )
@@ -51,22 +51,22 @@ def stylize(settings: Settings, ops: Backend | None = None, say: Say = warn) -> 
     finish; each ends with the image, the run record and a checkpoint written, and Interrupted (exit 130).
     """
     with stop_on_signals() as stop_requested:
-        s = settings.validated()
+        s, ckpt = resume(settings.validated())  # a checkpoint decides the method too
         if s.method == "hrnet":
-            return photoreal.train(s, ops, say)
-        return _gatys(s, ops, say, stop_requested)
+            return photoreal.job(s, ops, say, stop_requested, ckpt)
+        return _gatys(s, ops, say, stop_requested, ckpt)
 
 
-def _gatys(s: Settings, ops: Backend | None, say: Say, stop_requested: Callable[[], bool]) -> Result:
+def _gatys(
+    s: Settings, ops: Backend | None, say: Say, stop_requested: Callable[[], bool], ckpt: checkpoint.Checkpoint | None
+) -> Result:
     """The Gatys method: check, load, optimize every stage, write."""
     if s.save_model:
         raise UserError("--save-model saves a trained generator: it needs the photoreal method (nst photoreal)")
     if s.style_max_side is not None:
         raise UserError("--style-max-side is for the photoreal method (nst photoreal); use --style-scale here")
-    ckpt = None
-    if s.resume:
-        ckpt = checkpoint.load(s.resume)
-        s = resumed_settings(s, ckpt).validated()
+    if s.style_gram != "per-pixel":
+        raise UserError("--style-gram sum is for the photoreal method (nst photoreal); d2l's Gram is per pixel")
     check_outputs(s, OUTPUTS)
     inputs = Inputs.load(s)
     if ckpt is not None and ckpt.fingerprints != inputs.fingerprints:
