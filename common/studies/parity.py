@@ -39,6 +39,7 @@ from .checks import (
     step_differences,
     table,
 )
+from .recipe_rate import RECIPE_STEPS, recipe_rate_check
 from .trajectories import generator_checks, trajectory, trajectory_check
 
 ABOUT = {
@@ -98,6 +99,9 @@ def run(
         checks += loss_checks(a, b, content, style, size, dtype, seed)
         say(f"{dtype}: HRNet generator output and {GENERATOR_STEPS} training steps")
         checks += generator_checks(a, b, content, style, size, dtype, seed)
+        if dtype == "float64":
+            say(f"float64: HRNet generator, {RECIPE_STEPS} steps at the recipe's learning rate")
+            checks.append(recipe_rate_check(a, b, content, style, size, seed))
         for init in ("content", "noise"):
             say(f"{dtype}: {tol['steps']:.0f} Adam steps from {init} init")
             steps, lr = int(tol["steps"]), tol["lr"]
