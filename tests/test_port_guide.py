@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import cli
+from common.core.registry import NAMES
 from common.studies import port_guide
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,11 +20,11 @@ def test_the_committed_guide_is_what_nst_port_guide_writes(tmp_path: Path, capsy
 
 def test_every_operation_shows_real_source_of_both_backends() -> None:
     text = port_guide.render()
-    for op in port_guide.OPERATIONS:
-        assert f"### {op.title}" in text
-        for backend in port_guide.BACKENDS:
-            for symbol in getattr(op, backend):
-                code = port_guide.source(ROOT / "backends" / backend / f"{op.module}.py", symbol)
+    for op in port_guide.text()["operation"]:
+        assert f"### {op['title']}" in text
+        for backend in NAMES:
+            for symbol in op[backend]:
+                code = port_guide.source(ROOT / "backends" / backend / f"{op['module']}.py", symbol)
                 assert code.splitlines()[0].lstrip().startswith(("def ", "class ", "@", f"{symbol} = ")), symbol
                 assert code in text
 
@@ -31,11 +32,11 @@ def test_every_operation_shows_real_source_of_both_backends() -> None:
 def test_every_pitfall_cites_tests_that_exist_and_every_pitfall_test_is_cited() -> None:
     pitfall_tests = set(re.findall(r"^def (test_\w+)", (ROOT / "tests" / "test_pitfalls.py").read_text(), re.M))
     cited = set()
-    for p in port_guide.PITFALLS:
-        assert p.demonstrated_by in pitfall_tests, p.demonstrated_by
-        cited.add(p.demonstrated_by)
-        path, _, name = p.fix_tested_by.partition("::")
-        assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.M), p.fix_tested_by
+    for p in port_guide.text()["pitfall"]:
+        assert p["demonstrated_by"] in pitfall_tests, p["demonstrated_by"]
+        cited.add(p["demonstrated_by"])
+        path, _, name = p["fix_tested_by"].partition("::")
+        assert re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.M), p["fix_tested_by"]
     assert pitfall_tests == cited
 
 
