@@ -73,7 +73,7 @@ def cmd_photoreal(args: argparse.Namespace) -> int:
 def cmd_apply(args: argparse.Namespace) -> int:
     """nst apply."""
     size = tuple(args.size) if args.size else None
-    written = common.jobs.photoreal.apply(args.model, args.images, args.output_dir, args.backend, size, args.dtype)
+    written = common.jobs.apply.apply(args.model, args.images, args.output_dir, args.backend, size, args.dtype)
     if not args.quiet:
         print(f"wrote {len(written)} image(s) to {args.output_dir} with the {args.backend} backend")
     return 0
@@ -151,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs, skips = common.jobs, flags
     # (command, help, description and flags as data, its function, the nst stylize flags it leaves out or None)
     for name, what, about, table, func, stylize_skip in (
-        ("apply", APPLY, jobs.photoreal.APPLY_ABOUT, jobs.photoreal.APPLY_FLAGS, cmd_apply, None),
+        ("apply", APPLY, jobs.apply.APPLY_ABOUT, jobs.apply.APPLY_FLAGS, cmd_apply, None),
         ("compare", COMPARE, compare.ABOUT, compare.FLAGS, cmd_compare, skips.COMPARE_SKIPS),
         ("batch", BATCH, batch.ABOUT, batch.FLAGS, cmd_batch, skips.BATCH_SKIPS),
         ("serve", SERVE, serve.ABOUT, serve.FLAGS, cmd_serve, None),

@@ -19,7 +19,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import common  # noqa: E402
-from common import images, samples  # noqa: E402
+from common.jobs import images, samples  # noqa: E402
+from common.jobs.photoreal import style_size as photoreal_style_size  # noqa: E402
 from common.jobs.plotting import plot_comparison  # noqa: E402
 
 
@@ -43,16 +44,20 @@ def main() -> None:
         results[name] = common.stylize(settings)
         print(f"{name}: {results[name].weights}", file=sys.stderr)
     content = images.load_image(samples.sample_path(samples.CONTENT)).resize(size[::-1])
-    style = images.load_image(samples.sample_path(samples.STYLE)).resize(size[::-1])
+    style_img = images.load_image(samples.sample_path(samples.STYLE))
+    style = style_img.resize(size[::-1])
     panels = [("content", content), ("style", style)] + [(f"{n} backend", r.image) for n, r in results.items()]
     what = f"{recipe} recipe, {size[0]}x{size[1]}, {args.steps} steps"
+    if args.photoreal:
+        at = photoreal_style_size(style_img, settings.style_max_side)
+        what += f"; style image at {at[0]}x{at[1]}, Gram matrices {settings.style_gram}"
     draw_panels(
         panels,
         out / f"{'photoreal' if args.photoreal else 'demo'}.png",
         f"{what}; VGG-19 weights: " + results["torch"].weights,
     )
     histories = {n: json.loads((out / f"{prefix}{n}.json").read_text())["history"] for n in results}
-    title = f"{what}: torch (solid) and MXNet (dashed), float32"
+    title = f"{recipe}, {size[0]}x{size[1]}, {args.steps} steps: torch solid, MXNet dashed (float32)"
     plot_comparison(histories, str(out / f"{prefix}losses.png"), title)
 
 

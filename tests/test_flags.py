@@ -28,6 +28,7 @@ TWICE: dict[str, tuple[list[str], list[str]]] = {
     "--style-scale": (["0.5"], ["2"]),
     "--style-layer-weights": (["1", "2"], ["3"]),
     "--style-max-side": (["64"], ["128"]),
+    "--style-gram": (["per-pixel"], ["sum"]),
     "--output": (["a.png"], ["b.png"]),
     "--size": (["32", "48"], ["64", "96"]),
     "--max-side": (["64"], ["128"]),
@@ -159,6 +160,7 @@ EXPLICIT: dict[str, tuple[list[str], object]] = {
     "style_layer_weights": (None, None),  # one per style layer of the preset: built below
     "style_scale": (["--style-scale", "0.5"], 0.5),
     "style_max_side": (["--style-max-side", "64"], 64),
+    "style_gram": (None, None),  # the other way of comparing Gram matrices, built below
     "pooling": (None, None),  # the other pooling, built below
     "normalize": (None, None),
     "clamp": (None, None),
@@ -178,6 +180,9 @@ def explicit(preset: presets.Preset, key: str) -> tuple[list[str], object]:
         return ["--pooling", other], other
     if key in ("normalize", "clamp"):
         return [f"--{'no-' if value else ''}{key}"], not value
+    if key == "style_gram":
+        other = "sum" if value == "per-pixel" else "per-pixel"
+        return ["--style-gram", other], other
     if key == "init":
         other = "noise" if value != "noise" else "content"
         return ["--init", other], other
@@ -205,7 +210,7 @@ def test_every_explicit_flag_overrides_every_preset_value(preset, key, capsys) -
         (photoreal.check_supported if hrnet_method else gatys.check_supported)(s)
     except UserError as e:  # allowed only where the method has no use for the flag, and naming it
         assert argv[0].replace("--no-", "--") in str(e), (preset, key, str(e))
-        assert hrnet_method != (key == "style_max_side"), str(e)
+        assert hrnet_method != (key in ("style_max_side", "style_gram")), str(e)  # photoreal-only flags
         return
     if key in ("steps", "lr", "lr_decay_every", "lr_decay_factor"):
         assert {getattr(st, key) for st in s.run_stages()} == {value}

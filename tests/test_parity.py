@@ -12,6 +12,7 @@ import cli
 import common
 from common.jobs import images, samples
 from common.studies import envelope, parity, trajectories
+from common.studies.recipe_rate import RECIPE_STEPS
 
 # nst parity's default inputs: the bundled sample images at 48x64. (On some inputs float32 Adam runs from the
 # content image drift further than 1e-3 from exact arithmetic in both backends: tests/test_pitfalls.py.)
@@ -52,6 +53,8 @@ def expected_names() -> list[str]:
             f"{dtype}: HRNet generator: {parity.GENERATOR_STEPS} Adam steps (lr {parity.GENERATOR_LR:g}): losses of "
             "every step"
         )
+        if dtype == "float64":
+            names.append(f"{dtype}: HRNet generator: {RECIPE_STEPS} Adam steps at the recipe's lr 0.005: losses of")
         for init in ("content", "noise"):
             names.append(
                 f"{dtype}: {tol['steps']:.0f} Adam steps (lr {tol['lr']:g}) from {init} init: losses of every step"
@@ -124,7 +127,7 @@ def test_nst_parity_prints_json_and_exits_0(both, image_files, capsys, monkeypat
     assert code == 0
     report = json.loads(out)
     assert report["backends"] == ["torch", "mxnet"] and report["size"] == [32, 40]
-    assert len(report["checks"]) == len(expected_names()) // 2
+    assert len(report["checks"]) == sum(name.startswith("float32") for name in expected_names())
     row = report["checks"][0]
     assert set(row) == {"what", "dtype", "max_abs", "max_rel", "tolerance", "passed", "envelope"}
     training = [c for c in report["checks"] if "losses of every step" in c["what"]]
@@ -269,3 +272,15 @@ def test_steps_10_percent_too_long_in_one_backends_float32_generator_training_fa
     check = generator_row({"mxnet": lambda trainer: LongerSteps(trainer, 1.1)})
     assert not check.passed
     assert ratios(check)[0] <= 1 < ratios(check)[1]
+
+
+def test_the_recipe_rate_row_fails_when_one_step_differs_by_more_than_1e_9(monkeypatch) -> None:
+    from common.studies import recipe_rate
+
+    runs = {"a": np.ones((recipe_rate.RECIPE_STEPS, 4)), "b": np.ones((recipe_rate.RECIPE_STEPS, 4))}
+    runs["b"][-1, 1] += 2e-9  # the last step's style loss
+    monkeypatch.setattr(recipe_rate, "recipe_run", lambda ops, *args: runs[ops])
+    failed = recipe_rate.recipe_rate_check("a", "b", CONTENT, STYLE, SIZE, 0)
+    runs["b"][-1, 1] = 1 + 5e-10
+    passed = recipe_rate.recipe_rate_check("a", "b", CONTENT, STYLE, SIZE, 0)
+    assert not failed.passed and failed.max_rel == pytest.approx(2e-9) and passed.passed

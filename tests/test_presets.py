@@ -21,6 +21,7 @@ TINY = {
     "d2l-2019": ["--size", "32", "48", "--steps", "3"],
     "mastering-pytorch": ["--min-side", "32", "--steps", "3"],
     "photoreal-hrnet": ["--size", "32", "48", "--steps", "3"],
+    "photoreal-hrnet-repo": ["--size", "32", "48", "--steps", "3"],
 }
 
 
@@ -33,7 +34,14 @@ def run(name: str, files, tmp_path: Path, capsys, *extra: str) -> dict:
 
 
 def test_every_preset_of_the_issue_exists() -> None:
-    assert presets.names() == ["d2l", "d2l-2019", "d2l-mxnet", "mastering-pytorch", "photoreal-hrnet"]
+    assert presets.names() == [
+        "d2l",
+        "d2l-2019",
+        "d2l-mxnet",
+        "mastering-pytorch",
+        "photoreal-hrnet",
+        "photoreal-hrnet-repo",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(TINY))

@@ -5,8 +5,15 @@ content = mean((F_conv4_2(T) - F_conv4_2(C))^2); style = sum over layers of w_l 
 / (c h w), with G the un-normalized Gram matrix F F^T and c, h, w the shape of F_l(T). The style image keeps its
 own resolution, so its Gram matrix sums over h_s w_s positions, not h w.
 
-With the backend's normalized gram(Y) = F F^T / (c h w) that is w_l (c h w) style_loss(F_l(T), gram(F_l(S)) h_s w_s
-/ (h w)): the same number, computed with the backend's own Gram matrix and style loss.
+That is ``gram="sum"``, the document's code. With a style image of more pixels than the output, its Gram
+matrices are larger than any in-range output can make, and the training drifts to a saturated image (README,
+"Photorealistic transfer"). ``gram="per-pixel"`` (the default) compares the Gram matrices per pixel, as d2l's
+gram(Y) = F F^T / (c h w) does: the style's Gram matrix is scaled to the output's h w positions, G(S) h w /
+(h_s w_s). Both are the same number when the two images have the same pixel count.
+
+With the backend's normalized gram(Y) = F F^T / (c h w), the style term is w_l (c h w) style_loss(F_l(T), target):
+target = gram(F_l(S)) per pixel, or gram(F_l(S)) h_s w_s / (h w) summed; computed with the backend's own Gram
+matrix and style loss.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from collections.abc import Callable, Sequence
 
 from .interface import Backend, Tensor
 from .objective import LossWeights
+
+GRAMS = ("per-pixel", "sum")  # how the style's Gram matrices meet the output's: per pixel, or summed (document 004)
 
 
 class PhotorealObjective:
@@ -29,8 +38,11 @@ class PhotorealObjective:
         content_X: Tensor,
         style_X: Tensor,
         weights: LossWeights,
+        gram: str = GRAMS[0],
     ) -> None:
-        self.ops, self.extractor, self.weights = ops, extractor, weights
+        if gram not in GRAMS:
+            raise ValueError(f"gram must be one of {GRAMS}, not {gram!r}")
+        self.ops, self.extractor, self.weights, self.gram = ops, extractor, weights, gram
         self.content_layers, self.style_layers = list(content_layers), list(style_layers)
         content_features = extractor(content_X)
         self.contents_Y = [content_features[name] for name in self.content_layers]
@@ -39,9 +51,12 @@ class PhotorealObjective:
         self.styles_positions = [style_features[name].shape[2] * style_features[name].shape[3] for name in style_layers]
 
     def style_term(self, i: int, Y: Tensor) -> Tensor:
-        """The document's mean((G(Y) - G(S))^2) / (c h w) for style layer i, unweighted."""
+        """mean((G(Y) - G_target)^2) / (c h w) for style layer i, unweighted: G_target = G(S) h w / (h_s w_s) per
+        pixel, G(S) summed (the document's)."""
         c, h, w = Y.shape[1], Y.shape[2], Y.shape[3]
-        target = self.styles_gram[i] * (self.styles_positions[i] / (h * w))
+        target = self.styles_gram[i]
+        if self.gram == "sum":
+            target = target * (self.styles_positions[i] / (h * w))
         return self.ops.style_loss(Y, target) * float(c * h * w)
 
     def __call__(self, X: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:

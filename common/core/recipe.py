@@ -31,6 +31,7 @@ D2L: Mapping[str, Any] = MappingProxyType(
         "style_layer_weights": (),  # empty: every style layer weighs 1
         "style_scale": None,
         "style_max_side": None,
+        "style_gram": "per-pixel",  # Gram matrices compared per pixel (d2l's gram divides by c h w)
         "pooling": "max",
         "normalize": True,
         "clamp": False,

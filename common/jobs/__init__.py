@@ -2,7 +2,8 @@
 
 settings   every setting of a run, validated          presets   the documents' recipes
 flags      the settings as command-line flags          stylize   the job: the Gatys method (gatys.py)
-photoreal  the HRNet generator's job, and nst apply    run       what both jobs share
+photoreal  the HRNet generator's job                   run       what both jobs share
+apply      nst apply: a saved generator on images
 signals    SIGINT/SIGTERM as a request to stop          checkpoint, models, record   what a run writes
 images     image files in and out                       outputs   atomic writes, writability
 paths      which files a run reads and writes: no output may be an input or another output
@@ -12,6 +13,7 @@ children   a function run in a fresh process (compare, bench)
 """
 
 from . import (
+    apply,
     checkpoint,
     children,
     convert,
@@ -37,6 +39,7 @@ from .settings import Settings
 __all__ = [
     "Result",
     "Settings",
+    "apply",
     "checkpoint",
     "children",
     "convert",

@@ -11,6 +11,7 @@ import argparse
 from typing import Any
 
 from ..core import layers
+from ..core.photoreal_objective import GRAMS
 from ..core.registry import NAMES
 from . import presets
 from .settings import OPTIMIZERS, POOLINGS, PRECISIONS, UNSET_DEFAULTS, Settings
@@ -126,6 +127,13 @@ STYLIZE: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
         ("--style-max-side",),
         {"type": int, "metavar": "N", "help": "photoreal: the style image's longer side at most N"},
     ),
+    (
+        ("--style-gram",),
+        {
+            "choices": GRAMS,
+            "help": "photoreal: compare Gram matrices per pixel (default) or summed as document 004's code does",
+        },
+    ),
     (("--output",), {"help": f"result image, .png/.jpg/... (default {UNSET_DEFAULTS['output']})"}),
     (
         ("--size",),
@@ -190,8 +198,8 @@ COMPARE_SKIPS = frozenset(
     | {"--resume", "--save-model"}
 )
 PHOTOREAL_SKIPS = frozenset(
-    {"--preset", "--scales", "--optimizer", "--init", "--clamp", "--precision", "--save-every", "--gif"}
-    | {"--checkpoint", "--checkpoint-every", "--resume", "--style-scale", "--style-weights"}
+    {"--preset", "--scales", "--optimizer", "--init", "--clamp", "--precision", "--gif", "--style-scale"}
+    | {"--style-weights"}
 )
 # nst batch: its own --content, --style, --output-dir and --quiet; the per-job outputs are its own (--backend stays:
 # a default for every job).

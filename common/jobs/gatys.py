@@ -1,5 +1,6 @@
 """The pieces of the Gatys job (stylize.py): its inputs, its sizes, its optimizer, its checks and the state of a
-run between steps (history, trainer, checkpoints, frames)."""
+run between steps (history, trainer, checkpoints, frames). The photoreal job (photoreal.py) shares the last: Run,
+resume and resumed_settings."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ from ..core.lbfgs import LBFGSTrainer
 from ..core.objective import Objective
 from ..core.reference import IMAGENET_MEAN, IMAGENET_STD
 from ..core.training import StepRecord, Trainer
-from . import checkpoint, images, memory, paths
+from . import checkpoint, images, memory, outputs, paths, presets
 from .run import Observer, content_path, style_paths
 from .settings import Settings, Stage
 
 # Settings a resumed run may change: where things are written and how much is said. The rest decides the result.
-OUTPUT_SETTINGS = {"output", "log", "plot", "gif", "save_every", "checkpoint", "checkpoint_every", "resume", "quiet"}
+OUTPUT_SETTINGS = {
+    *("output", "log", "plot", "gif", "save_every", "checkpoint", "checkpoint_every", "resume", "quiet"),
+    "save_model",
+}
 NOW_ONLY = {"resume", "quiet"}  # about this process: never taken from the checkpoint
 
 
@@ -95,15 +99,21 @@ def check_memory(s: Settings, sizes: list[tuple[int, int]], deepest: layers.Laye
 
 def resumed_settings(s: Settings, ckpt: checkpoint.Checkpoint) -> Settings:
     """The checkpoint's settings, with the output settings given now (those not given: the checkpoint's, which
-    are absolute paths, so the run finishes the files it promised); UserError if anything else differs. An input
-    named by another spelling of the same file is no difference."""
+    are absolute paths, so the run finishes the files it promised); UserError if anything else differs.
+
+    A setting differs when it is neither the checkpoint's value (an input named by another spelling of the same
+    file is no difference) nor what the command gives unasked (the defaults, with the command's preset: nst
+    photoreal's is photoreal-hrnet).
+    """
     saved = Settings.from_dict(ckpt.settings)
-    now, defaults = s.validated(), Settings()
+    now, unasked = s.validated(), presets.settings({}, s.preset)
     for f in fields(Settings):
         if f.name in OUTPUT_SETTINGS:
             continue
         value, then = getattr(now, f.name), getattr(saved, f.name)
-        if not paths.same_inputs(f.name, value, then) and value != getattr(defaults, f.name):
+        if not paths.same_inputs(f.name, value, then) and value != getattr(unasked, f.name):
+            if f.name == "method":
+                raise UserError(f"the checkpoint holds a run of the {then} method; resume it without choosing one")
             flag = "--" + f.name.replace("_", "-")
             raise UserError(f"{flag} cannot change when resuming: the checkpoint was made with {flag} {then}")
     given = {name: getattr(s, name) for name in OUTPUT_SETTINGS if name in NOW_ONLY or getattr(s, name) is not None}
@@ -116,6 +126,8 @@ def check_supported(s: Settings) -> None:
         raise UserError("--save-model saves a trained generator: it needs the photoreal method (nst photoreal)")
     if s.style_max_side is not None:
         raise UserError("--style-max-side is for the photoreal method (nst photoreal); use --style-scale here")
+    if s.style_gram != "per-pixel":
+        raise UserError("--style-gram sum is for the photoreal method (nst photoreal); d2l's Gram is per pixel")
 
 
 def frame_paths(s: Settings, total_steps: int) -> list[str]:
@@ -123,6 +135,27 @@ def frame_paths(s: Settings, total_steps: int) -> list[str]:
     if not s.save_every:
         return []
     return [intermediate_path(s.output, step) for step in range(s.save_every, total_steps, s.save_every)]
+
+
+def derived_outputs(s: Settings, total_steps: int) -> list[tuple[str, str]]:
+    """The files a run writes beside the ones named by flags: (what, path) of the --save-every images and, with no
+    --checkpoint, the checkpoint an interruption writes; UserError if the longest frame name cannot be made."""
+    frames = frame_paths(s, total_steps)
+    if frames:  # the last frame has the longest name
+        outputs.check_name_fits(frames[-1], "--save-every image")
+    derived = [("--save-every", path) for path in frames]
+    if not s.checkpoint:
+        derived.append(("the checkpoint an interruption writes", checkpoint.default_path(s.output)))
+    return derived
+
+
+def resume(settings: Settings) -> tuple[Settings, checkpoint.Checkpoint | None]:
+    """The validated settings a run goes on with and the checkpoint it continues (--resume; its settings decide
+    the method too), or the settings validated and None."""
+    if not settings.resume:
+        return settings.validated(), None
+    ckpt = checkpoint.load(settings.resume)
+    return resumed_settings(settings, ckpt).validated(), ckpt
 
 
 class Run:

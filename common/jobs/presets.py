@@ -35,6 +35,35 @@ def _recipe(**changes: Any) -> dict[str, Any]:
     return {**RECIPE, **changes}
 
 
+def _photoreal(**changes: Any) -> dict[str, Any]:
+    """Document 004's training values (issue 7; its repository's config.py) with the given changes."""
+    return _recipe(
+        method="hrnet",
+        size=(500, 500),
+        lr=5e-3,
+        lr_decay_every=200,
+        lr_decay_factor=0.9,
+        content_weight=150.0,
+        style_weight=1.0,
+        tv_weight=0.0,
+        style_layer_weights=(0.1, 0.2, 0.4, 0.8, 1.6),
+        **changes,
+    )
+
+
+STYLE_GRAM_CHOICE = (
+    "Gram matrices are compared per pixel (--style-gram per-pixel): the style image's Gram matrix, which sums over "
+    "its own h_s w_s positions, is scaled by h w / (h_s w_s) to the output's; the loss is otherwise the code's, "
+    "w_l mean((G(T) - G_S)^2) / (c h w) with G = F F^T, and the very same number when both have the same pixel "
+    "count. The code compares the sums as they are (--style-gram sum, photoreal-hrnet-repo): a style image with "
+    "more pixels than the output sets targets in-range pixels cannot reach, and the output drifts. Measured (torch, "
+    "seeded random VGG-19, 256x256 content, the 512x512 sample style): summed, mean pixel 0.03 and 98% of pixels "
+    "clipped after 20 steps; per pixel, mean 0.68, 2.4% clipped, edge correlation with the content 0.28 after 80; "
+    "with the style resized to the output's pixel count instead, 0.68, 2.6%, 0.28. Both stop the drift; per pixel "
+    "keeps the style image at its own resolution, as the document asks ('do not resize them'), so it is the "
+    "default."
+)
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -119,32 +148,18 @@ PRESETS: dict[str, Preset] = {
             "photoreal-hrnet",
             "004_5aaa351b94d2f6c0.txt ('All you need for Photorealistic Style Transfer in PyTorch', arXiv 1904.11617)",
             "trains the HRNet generator (not the pixels): content 150 at conv4_2, style 1 on conv1_1..conv5_1 with "
-            "layer weights 0.1, 0.2, 0.4, 0.8, 1.6, un-normalized Gram matrices; Adam lr 5e-3, x0.9 every 200 "
+            "layer weights 0.1, 0.2, 0.4, 0.8, 1.6, Gram matrices compared per pixel; Adam lr 5e-3, x0.9 every 200 "
             "steps, 1000 steps; content resized to 500x500, the style image at its own size",
-            _recipe(
-                method="hrnet",
-                size=(500, 500),
-                steps=1000,
-                lr=5e-3,
-                lr_decay_every=200,
-                lr_decay_factor=0.9,
-                content_weight=150.0,
-                style_weight=1.0,
-                tv_weight=0.0,
-                content_layers=("conv4_2",),
-                style_layer_weights=(0.1, 0.2, 0.4, 0.8, 1.6),
-            ),
+            _photoreal(steps=1000, content_layers=("conv4_2",)),
             (
                 "The document shows no training loop and no values for its content_weight, style_weight and "
                 "style_weights (it quotes the paper's ranges, content 50-100 and style 1-10): Adam lr 5e-3, x0.9 "
                 "every 200 steps, 1000 steps, content 150, style 1 and layer weights 0.1 ... 1.6 are the values "
-                "this project's issue 7 gives for it.",
-                "Style loss as its code computes it: w_l mean((G(T) - G(S))^2) / (c h w), G = F F^T un-normalized, "
-                "c h w the generated image's feature shape; the style image keeps its own size (capped with "
-                "--style-max-side), so its Gram matrix sums over more positions than the output's, as in the code.",
+                "this project's issue 7 gives for it (they are its repository's config.py).",
+                STYLE_GRAM_CHOICE,
                 "Its get_features taps torchvision layers 0, 5, 10, 19, 28 and 21, whose in-place ReLUs turn them "
                 "into ReLU outputs (docs/porting.md, pitfall 1); this preset taps the conv outputs the document "
-                "names (conv1_1 ... conv4_2), as the d2l presets do. --style-layers relu1_1,... gives the other.",
+                "names (conv1_1 ... conv4_2), as the d2l presets do. photoreal-hrnet-repo taps the ReLU outputs.",
                 "Inputs are ImageNet-normalized (its load_image); the generator's output goes to VGG as it is, with "
                 "no activation or clamp, and is read back as a normalized image (its im_convert: x std + mean, "
                 "clipped to [0, 1]). --no-normalize feeds [0, 1] pixels instead.",
@@ -157,6 +172,38 @@ PRESETS: dict[str, Preset] = {
                 "never uses it otherwise, so those unused parameters are not part of a saved model.",
                 "The generator's initial weights are torch's default Conv2d initialization, drawn in numpy from "
                 "--seed (so both backends start from the same network).",
+            ),
+        ),
+        Preset(
+            "photoreal-hrnet-repo",
+            "004_5aaa351b94d2f6c0.txt and the repository its code comes from (KushajveerSingh/Photorealistic-"
+            "Style-Transfer, src/style_transfer.py, utils.py, config.py)",
+            "photoreal-hrnet as the repository's code computes it: ReLU outputs relu1_1..relu5_1 and relu4_2 "
+            "(torchvision's in-place ReLUs), Gram matrices summed over each image's own pixels (--style-gram sum), "
+            "the style image at its own size; 1001 steps",
+            _photoreal(
+                steps=1001,
+                content_layers=("relu4_2",),
+                style_layers=("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+                style_gram="sum",
+            ),
+            (
+                "Its get_features stores the output of layers 0, 5, 10, 19, 28 and 21, which the next in-place "
+                "ReLU of torchvision's VGG-19 overwrites: the losses see relu1_1 ... relu5_1 and relu4_2. Its style "
+                "loss sums each Gram matrix over the image's own positions and divides by the output's c h w; the "
+                "style image is loaded at its own size. This preset computes exactly that: tested against a "
+                "re-implementation of its code in float64 (tests/test_photoreal_repo.py), step-0 losses within "
+                "1e-6 in both backends.",
+                "With a style image of more pixels than the output (the document's own example: 500x500 content, "
+                "800x800 style, 2.56x), these summed Gram targets are out of reach of in-range pixels and the "
+                "output drifts to white or black (README, 'Photorealistic transfer'); above 2x a warning says so.",
+                "It trains for range(steps + 1) = 1001 steps and calls scheduler.step() before optimizer.step(), "
+                "so its learning rate is multiplied by 0.9 one step earlier (its 200th step already runs at "
+                "4.5e-3). This preset decays after every 200 steps, the StepLR schedule both backends share.",
+                "Its load_image resizes the content with Image.resize's default filter (NEAREST in the Pillow of "
+                "2019, BICUBIC since Pillow 7) and keeps an image's mode; here the content is resized with PIL "
+                "bilinear and converted to RGB, as every input of this project is (same numbers at the content's "
+                "own size).",
             ),
         ),
     )

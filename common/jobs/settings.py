@@ -9,6 +9,7 @@ from typing import Any
 
 from ..core import layers
 from ..core.errors import UserError
+from ..core.photoreal_objective import GRAMS
 from ..core.recipe import D2L
 from ..core.registry import NAMES, check_name
 
@@ -45,6 +46,7 @@ class Settings:
     style_weights: tuple[float, ...] = ()  # blend weights of the style images; empty: equal
     style_scale: float | None = D2L["style_scale"]  # None: each style image resized to the content's size (d2l)
     style_max_side: int | None = D2L["style_max_side"]  # hrnet: the style image at its own size, longer side capped
+    style_gram: str = D2L["style_gram"]  # hrnet: "per-pixel", or "sum" (document 004's code; drifts, see README)
     style_layer_weights: tuple[float, ...] = D2L["style_layer_weights"]  # one per style layer; empty: all 1
     output: str | None = None  # None: stylized.png (a resumed run: the checkpoint's)
     size: tuple[int, int] | None = None  # (H, W); None: from --max-side / --min-side, else 300 x 450
@@ -183,6 +185,7 @@ def _check_choices(s: Settings) -> None:
         ("--dtype", s.dtype, DTYPES),
         ("--optimizer", s.optimizer, OPTIMIZERS),
         ("--precision", s.precision, PRECISIONS),
+        ("--style-gram", s.style_gram, GRAMS),
         ("method", s.method, METHODS),
     ):
         if value not in allowed:

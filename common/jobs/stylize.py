@@ -18,18 +18,18 @@ from ..core.interface import Backend, load_backend
 from ..core.objective import LossWeights, Objective
 from ..core.training import optimize
 from ..core.weights import VGGWeights
-from . import checkpoint, images, outputs, paths, photoreal
+from . import checkpoint, images, paths, photoreal
 from .gatys import (
     Inputs,
     Run,
     check_memory,
     check_stage_sizes,
     check_supported,
-    frame_paths,
+    derived_outputs,
     make_trainer,
     noise_image,
     pixel_bounds,
-    resumed_settings,
+    resume,
     stage_size,
     style_size,
 )
@@ -69,13 +69,9 @@ def stylize(
     ``observer``, if given, is called after every completed step (run.Observer).
     """
     with stop_on_signals() as stop_requested:
-        ckpt = None
-        if settings.resume and settings.method != "hrnet":  # the photoreal method refuses --resume itself
-            ckpt = checkpoint.load(settings.resume)
-            settings = resumed_settings(settings, ckpt)
-        s = settings.validated()
+        s, ckpt = resume(settings)  # a checkpoint decides the method too
         if s.method == "hrnet":
-            return photoreal.train(s, ops, say, observer)
+            return photoreal.job(s, ops, say, stop_requested, ckpt, observer)
         return _gatys(s, ckpt, ops, say, stop_requested, observer)
 
 
@@ -90,13 +86,7 @@ def _gatys(
     """The Gatys method: check, load, optimize every stage, write."""
     check_supported(s)
     stages = s.run_stages()
-    frames = frame_paths(s, sum(stage.steps for stage in stages))
-    if frames:  # the last frame has the longest name
-        outputs.check_name_fits(frames[-1], "--save-every image")
-    derived = [("--save-every", path) for path in frames]
-    if not s.checkpoint:
-        derived.append(("the checkpoint an interruption writes", checkpoint.default_path(s.output)))
-    check_outputs(s, OUTPUTS, derived)
+    check_outputs(s, OUTPUTS, derived_outputs(s, sum(stage.steps for stage in stages)))
     check_input_files(s)
     inputs = Inputs.load(s)
     if ckpt is not None and ckpt.fingerprints != inputs.fingerprints:

@@ -40,6 +40,7 @@ from .checks import (
     table,
 )
 from .envelope import SEEDS
+from .recipe_rate import RECIPE_STEPS, recipe_rate_check
 from .trajectories import References, generator_checks, trajectory, trajectory_row
 
 ABOUT = {
@@ -102,6 +103,9 @@ def run(
         runs = f" (and the float64 runs of the envelope: {SEEDS} noisy, 2 clean)" if dtype == "float32" else ""
         say(f"{dtype}: HRNet generator output and {GENERATOR_STEPS} training steps{runs}")
         checks += generator_checks(a, b, content, style, size, dtype, seed, references)
+        if dtype == "float64":
+            say(f"float64: HRNet generator, {RECIPE_STEPS} steps at the recipe's learning rate")
+            checks.append(recipe_rate_check(a, b, content, style, size, seed))
         for init in ("content", "noise"):
             say(f"{dtype}: {tol['steps']:.0f} Adam steps from {init} init{runs}")
             check, ia, ib = trajectory_row(a, b, content, style, size, dtype, init, seed, references)
