@@ -7,10 +7,11 @@
   the content's fine texture (the cat's fur); what it must keep is the layout of the scene (eyes, nose, ears,
   outline), which is what edges at 64 pixels see.
 
-Measured (benchmarks/photoreal_drift.py; README, "Photorealistic transfer"): structure 1 for the content itself,
-0.00 to 0.02 for the style image or noise in its place, 0.09 to 0.12 for the summed-Gram output gone black,
-0.52 and above for the default's outputs at 128x128 and 256x256 in both backends. STRUCTURE_MIN = 0.25 lies
-about midway between unrelated images and the lowest default output.
+Measured (benchmarks/photoreal_drift.py; README, "Why the output drifted to black"): structure 1.00 for the
+content itself, -0.01 for the style image and 0.02 for noise in its place, 0.13 for the summed-Gram output gone
+black (0.19 with ReLU taps, gone white), 0.43 for the untrained generator's output, 0.54 to 0.58 for the default's
+outputs at 256x256 (torch, and both backends' in the README's figure). STRUCTURE_MIN = 0.25 lies between the
+drifted outputs and the lowest usable one.
 """
 
 from __future__ import annotations
