@@ -12,13 +12,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from ..core import layers
-from ..core.hrnet import random_generator
 from ..core.interface import Backend
-from ..core.objective import LossWeights
-from ..core.photoreal_objective import PhotorealObjective
 from ..jobs.presets import get
 from .checks import TOLERANCES, Check, step_differences
+from .trajectories import generator_run
 
 # Steps of the recipe run by the row: the backends agreed within 1e-9 over all 150 steps measured on the samples;
 # 60 (as many as the float64 Gatys rows) keep nst parity's time in bounds. And the recipe it trains with.
@@ -32,23 +29,7 @@ def recipe_run(
     """Losses of every step, shape (steps, 4), training the seeded generator with the recipe's objective and
     schedule (lr 5e-3, x0.9 every 200 steps) in float64; the style image at the output's size."""
     r = get(RECIPE).values
-    names = tuple(dict.fromkeys(r["content_layers"] + r["style_layers"]))
-    net = ops.vgg19("random", seed=seed, dtype="float64", upto=layers.deepest(names).name)
-    content_X, style_X = ops.preprocess(content, size, "float64"), ops.preprocess(style, size, "float64")
-    weights = LossWeights(r["content_weight"], r["style_weight"], r["tv_weight"], r["style_layer_weights"])
-    objective = PhotorealObjective(
-        ops,
-        ops.feature_extractor(net, names),
-        r["content_layers"],
-        r["style_layers"],
-        content_X,
-        style_X,
-        weights,
-        r["style_gram"],
-    )
-    generator = ops.generator(random_generator(seed), "float64")
-    trainer = ops.trainer(generator, objective, r["lr"], r["lr_decay_every"], r["lr_decay_factor"], inputs=(content_X,))
-    return np.array([trainer.step() for _ in range(steps)])
+    return generator_run(ops, content, style, size, "float64", seed, schedule=(r["lr"], r["lr_decay_every"], steps))
 
 
 def recipe_rate_check(

@@ -118,29 +118,24 @@ def generator_run(
     dtype: str,
     seed: int,
     wrap: envelope.Wrap | None = None,
+    schedule: tuple[float, int, int] | None = None,
 ) -> np.ndarray:
-    """Losses of every step, shape (steps, 4), of training the seeded HRNet generator on the photoreal objective
-    (its trainer wrapped by ``wrap`` if given)."""
-    recipe = get("photoreal-hrnet").values
-    names = tuple(dict.fromkeys(recipe["content_layers"] + recipe["style_layers"]))
+    """Losses of every step, shape (steps, 4), of training the seeded HRNet generator on the photoreal recipe's
+    objective (the style image at the output's size), its trainer wrapped by ``wrap`` if given; ``schedule`` is
+    (lr, decay every, steps), by default the parity row's (GENERATOR_LR, GENERATOR_DECAY_EVERY, GENERATOR_STEPS)."""
+    lr, decay_every, steps = schedule or (GENERATOR_LR, GENERATOR_DECAY_EVERY, GENERATOR_STEPS)
+    r = get("photoreal-hrnet").values
+    names = tuple(dict.fromkeys(r["content_layers"] + r["style_layers"]))
     net = ops.vgg19("random", seed=seed, dtype=dtype, upto=layers.deepest(names).name)
     content_X, style_X = ops.preprocess(content, size, dtype), ops.preprocess(style, size, dtype)
-    weights = LossWeights(recipe["content_weight"], recipe["style_weight"], 0.0, recipe["style_layer_weights"])
-    objective = PhotorealObjective(
-        ops,
-        ops.feature_extractor(net, names),
-        recipe["content_layers"],
-        recipe["style_layers"],
-        content_X,
-        style_X,
-        weights,
-    )
+    weights = LossWeights(r["content_weight"], r["style_weight"], r["tv_weight"], r["style_layer_weights"])
+    extract = ops.feature_extractor(net, names)
+    taps = (r["content_layers"], r["style_layers"])
+    objective = PhotorealObjective(ops, extract, *taps, content_X, style_X, weights, r["style_gram"])
     generator = ops.generator(random_generator(seed), dtype)
-    trainer = ops.trainer(
-        generator, objective, GENERATOR_LR, GENERATOR_DECAY_EVERY, recipe["lr_decay_factor"], inputs=(content_X,)
-    )
+    trainer = ops.trainer(generator, objective, lr, decay_every, r["lr_decay_factor"], inputs=(content_X,))
     trainer = wrap(trainer) if wrap is not None else trainer
-    return np.array([trainer.step() for _ in range(GENERATOR_STEPS)])
+    return np.array([trainer.step() for _ in range(steps)])
 
 
 def generator_checks(
