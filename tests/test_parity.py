@@ -54,7 +54,9 @@ def expected_names() -> list[str]:
             "every step"
         )
         if dtype == "float64":
-            names.append(f"{dtype}: HRNet generator: {RECIPE_STEPS} Adam steps at the recipe's lr 0.005: losses of")
+            names.append(
+                f"{dtype}: HRNet generator: {RECIPE_STEPS} Adam steps at the recipe's lr 0.005 (bundled samples, 48x64)"
+            )
         for init in ("content", "noise"):
             names.append(
                 f"{dtype}: {tol['steps']:.0f} Adam steps (lr {tol['lr']:g}) from {init} init: losses of every step"
@@ -260,7 +262,7 @@ def test_the_recipe_rate_row_fails_when_one_step_differs_by_more_than_1e_9(monke
     runs = {"a": np.ones((recipe_rate.RECIPE_STEPS, 4)), "b": np.ones((recipe_rate.RECIPE_STEPS, 4))}
     runs["b"][-1, 1] += 2e-9  # the last step's style loss
     monkeypatch.setattr(recipe_rate, "recipe_run", lambda ops, *args: runs[ops])
-    failed = recipe_rate.recipe_rate_check("a", "b", CONTENT, STYLE, SIZE, 0)
+    failed = recipe_rate.recipe_rate_check("a", "b", 0)
     runs["b"][-1, 1] = 1 + 5e-10
-    passed = recipe_rate.recipe_rate_check("a", "b", CONTENT, STYLE, SIZE, 0)
+    passed = recipe_rate.recipe_rate_check("a", "b", 0)
     assert not failed.passed and failed.max_rel == pytest.approx(2e-9) and passed.passed
