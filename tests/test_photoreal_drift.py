@@ -20,7 +20,7 @@ import cli
 from common.jobs import samples
 from common.studies import drift
 
-STEPS = 80
+STEPS = 40  # 256x256 on MXNet: usable from step 10 (mean 0.48, 2.8% clipped), 0.67, 1.7%, 0.57 at step 30
 
 
 def measures(image: Image.Image) -> dict[str, float]:
