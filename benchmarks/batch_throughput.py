@@ -1,7 +1,9 @@
 """nst batch against a shell loop of nst stylize over the same jobs, worker scaling, and Ray's own overhead.
 
 The same N jobs (N generated content images, two style images, torch, seeded random weights) run
-  1. as a shell loop: one `python cli.py stylize ...` process per job, one after another (default threads);
+  1. as a shell loop: one `python cli.py stylize ...` process per job, one after another (default threads),
+     in two halves: the first before the batches, the second after them, so that a machine whose speed drifts
+     over the half hour (a shared host's does) meets the loop and the batches alike;
   2. as `nst batch` with one worker per core, one thread each;
   3. as `nst batch` with one worker of one thread (and two, if the machine does not have two cores);
 then a probe batch at --probe-size (224x224: Stylized-ImageNet's size) measures seconds per step there.
@@ -53,19 +55,35 @@ def make_inputs(folder: Path, jobs: int, size: tuple[int, int]) -> tuple[list[Pa
     return contents, styles
 
 
-def shell_loop(contents: list[Path], styles: list[Path], out: Path, flags: list[str]) -> float:
-    """Seconds for a bash loop of nst stylize, one process per job."""
+def shell_loop(contents: list[Path], styles: list[Path], out: Path, flags: list[str]) -> dict:
+    """A bash loop of nst stylize, one process per job: its wall seconds and the seconds its jobs spent in steps
+    (from their run records: the rest of the wall time is what the loop pays per image outside the steps)."""
     out.mkdir(parents=True, exist_ok=True)
     lines = [
         shlex.join([*CLI, "stylize", "--content", str(c), "--style", str(styles[i % 2]), "--output", str(out / c.name)])
-        + " " + shlex.join([*flags, "--quiet"]) + " || exit 1"
+        + " " + shlex.join([*flags, "--log", str(out / f"{c.stem}.json"), "--quiet"]) + " || exit 1"
         for i, c in enumerate(contents)
     ]  # fmt: skip
     script = out / "loop.sh"
     script.write_text("set -e\n" + "\n".join(lines) + "\n")
     started = time.time()
     subprocess.run(["bash", str(script)], check=True, stdout=subprocess.DEVNULL)
-    return time.time() - started
+    wall = time.time() - started
+    steps = [h["seconds"] for c in contents for h in json.loads((out / f"{c.stem}.json").read_text())["history"]]
+    return {"wall": wall, "jobs": len(contents), "step_seconds": sum(steps), "step_median": statistics.median(steps)}
+
+
+def loop_in_halves(halves: list[dict]) -> dict:
+    """The two halves of the loop (run before and after the batches) as one loop, each half kept."""
+    jobs = sum(h["jobs"] for h in halves)
+    wall, steps = sum(h["wall"] for h in halves), sum(h["step_seconds"] for h in halves)
+    return {
+        "wall": wall,
+        "halves": halves,
+        "seconds_per_job": wall / jobs,
+        "outside_steps_per_job": (wall - steps) / jobs,
+        "step_median": statistics.median(h["step_median"] for h in halves),
+    }
 
 
 def batch(manifest: Path, out: Path, workers: int, flags: list[str]) -> dict:
@@ -93,6 +111,7 @@ def overhead(result: dict) -> dict:
     job = statistics.median(in_job)
     return {
         "job_seconds_median": job,
+        "step_seconds_median": statistics.median(line["seconds_per_step"] for line in lines),
         "backend_load_seconds_total": sum(load),
         "gap_seconds_median": statistics.median(gaps) if gaps else None,
         "gap_over_job": statistics.median(gaps) / job if gaps else None,
@@ -140,6 +159,7 @@ def table(report: dict) -> str:
         "|---|---:|---:|---:|---:|---:|",
         f"| shell loop of nst stylize | {loop:.1f} | | {jobs / loop * 60:.2f} | | 1.00x |",
     ]
+    halves = " + ".join(f"{h['wall']:.1f}" for h in runs["loop"]["halves"])
     for name, r in runs.items():
         if name != "loop":
             w, ray = r["wall"], r["run"]["wall_seconds"]
@@ -147,7 +167,16 @@ def table(report: dict) -> str:
                 f"| nst batch, {name} | {w:.1f} | {r['run']['startup_seconds']:.1f} | {jobs / w * 60:.2f} | "
                 f"{jobs / ray * 60:.2f} | {loop / w:.2f}x |"
             )
-    o = runs[report["main"]]["overhead"]
+    o, lp = runs[report["main"]]["overhead"], runs["loop"]
+    workers = report["main"].split()[0]
+    lines += [
+        "",
+        f"The loop ran in two halves, before and after the batches ({halves} s). Where the difference comes from: "
+        f"the loop spends {lp['outside_steps_per_job']:.1f} s of its {lp['seconds_per_job']:.1f} s per job outside "
+        f"the steps (start-up, weights, writing); its steps take {lp['step_median']:.3f} s (median, the default "
+        f"threads), a batch worker's {o['step_seconds_median']:.3f} s (one thread, {workers} workers at once): "
+        f"{int(workers) * lp['step_median'] / o['step_seconds_median']:.2f}x the loop's rate of steps.",
+    ]
     gap = "no worker ran two jobs"
     if o["gap_seconds_median"] is not None:
         gap = f"a worker waits {o['gap_seconds_median']:.3f} s between jobs (median), "
@@ -192,13 +221,18 @@ def main(argv: list[str] | None = None) -> int:
         contents, styles = make_inputs(folder / "in", args.jobs, tuple(args.size))
         manifest = folder / "jobs.csv"
         manifest.write_text("content,style\n" + "".join(f"{c},{styles[i % 2]}\n" for i, c in enumerate(contents)))
-        runs: dict = {"loop": {"wall": shell_loop(contents, styles, folder / "loop", flags)}}
-        print(f"... shell loop: {runs['loop']['wall']:.1f} s", file=sys.stderr)
+        half = (len(contents) + 1) // 2  # the loop's halves run before and after the batches: a machine that
+        halves = [shell_loop(contents[:half], styles, folder / "loop", flags)]  # speeds up or slows down
+        print(f"... shell loop, first half: {halves[0]['wall']:.1f} s", file=sys.stderr)  # meets both alike
+        runs: dict = {}
         for workers in dict.fromkeys([cores, 1, 2]):
             name = f"{workers} worker(s) x 1 thread"
             runs[name] = batch(manifest, folder / f"batch{workers}", workers, flags)
             runs[name]["overhead"] = overhead(runs[name])
             print(f"... nst batch, {name}: {runs[name]['wall']:.1f} s", file=sys.stderr)
+        halves.append(shell_loop(contents[half:], styles[half % 2 :] + styles[: half % 2], folder / "loop", flags))
+        print(f"... shell loop, second half: {halves[1]['wall']:.1f} s", file=sys.stderr)
+        runs = {"loop": loop_in_halves(halves), **runs}
         probe_flags = [*flags[:4], "--size", *map(str, args.probe_size), "--steps", str(args.probe_steps)]
         probe_manifest = folder / "probe.csv"
         probe_jobs = [contents[i % len(contents)] for i in range(2 * cores)]  # two per worker: the second is warm

@@ -25,6 +25,9 @@ def test_the_batch_benchmark_runs_end_to_end_at_a_tiny_scale(tmp_path: Path) -> 
         "1 worker(s) x 1 thread",
         f"{report['machine']['cores']} worker(s) x 1 thread",
     }
+    loop = report["runs"]["loop"]  # in two halves around the batches, with its time outside the steps
+    assert [h["jobs"] for h in loop["halves"]] == [2, 1] and loop["wall"] == sum(h["wall"] for h in loop["halves"])
+    assert 0 < loop["outside_steps_per_job"] < loop["seconds_per_job"] and loop["step_median"] > 0
     main = report["runs"][report["main"]]
     assert main["run"]["jobs_run"] == 3 and main["run"]["nodes"] == ["127.0.0.1"]
     o = main["overhead"]
@@ -32,4 +35,5 @@ def test_the_batch_benchmark_runs_end_to_end_at_a_tiny_scale(tmp_path: Path) -> 
     assert o["gap_seconds_median"] is not None and o["check_seconds_per_job"] > 0  # a worker ran two of the 3 jobs
     (e,) = report["estimates"]
     assert e["steps"] == 100 and e["jobs_per_hour_per_node"] > 0 and e["hours_for_imagenet"] > 0
+    assert "The loop ran in two halves" in r.stdout and "outside the steps" in r.stdout
     assert "| shell loop of nst stylize |" in r.stdout and "Stylized-ImageNet, 100 steps" in r.stdout
