@@ -1,6 +1,6 @@
 """nst batch against a shell loop of nst stylize over the same jobs, worker scaling, and Ray's own overhead.
 
-The same N jobs (N generated content images, two style images, torch, seeded random weights) run
+The same N jobs (N generated content images, two style images, --backend (torch), seeded random weights) run
   1. as a shell loop: one `python cli.py stylize ...` process per job, one after another (default threads),
      in two halves: the first before the batches, the second after them, so that a machine whose speed drifts
      over the half hour (a shared host's does) meets the loop and the batches alike;
@@ -18,6 +18,7 @@ the worker slots left idle over the batch's window. Usage:
 from __future__ import annotations
 
 import argparse
+import csv
 import itertools
 import json
 import shlex
@@ -70,7 +71,9 @@ def shell_loop(contents: list[Path], styles: list[Path], out: Path, flags: list[
     subprocess.run(["bash", str(script)], check=True, stdout=subprocess.DEVNULL)
     wall = time.time() - started
     steps = [h["seconds"] for c in contents for h in json.loads((out / f"{c.stem}.json").read_text())["history"]]
-    return {"wall": wall, "jobs": len(contents), "step_seconds": sum(steps), "step_median": statistics.median(steps)}
+    used = sorted({json.loads((out / f"{c.stem}.json").read_text())["settings"]["backend"] for c in contents})
+    return {"wall": wall, "jobs": len(contents), "step_seconds": sum(steps), "step_median": statistics.median(steps),
+            "backends": used}  # fmt: skip
 
 
 def loop_in_halves(halves: list[dict]) -> dict:
@@ -80,6 +83,7 @@ def loop_in_halves(halves: list[dict]) -> dict:
     return {
         "wall": wall,
         "halves": halves,
+        "backends": sorted({b for h in halves for b in h["backends"]}),
         "seconds_per_job": wall / jobs,
         "outside_steps_per_job": (wall - steps) / jobs,
         "step_median": statistics.median(h["step_median"] for h in halves),
@@ -95,7 +99,10 @@ def batch(manifest: Path, out: Path, workers: int, flags: list[str]) -> dict:
     summary = json.loads((out / "summary.json").read_text())
     ledger = [json.loads(line) for line in (out / "batch.jsonl").read_text().splitlines()]
     assert summary["counts"]["ok"] == len(ledger), summary["counts"]
-    return {"wall": wall, "run": summary["run"], "ledger": ledger, "ledger_bytes": (out / "batch.jsonl").stat().st_size}
+    with (out / "summary.csv").open(newline="") as f:
+        used = sorted({row["backend"] for row in csv.DictReader(f)})
+    return {"wall": wall, "run": summary["run"], "ledger": ledger, "ledger_bytes": (out / "batch.jsonl").stat().st_size,
+            "backends": used}  # fmt: skip
 
 
 def overhead(result: dict) -> dict:
@@ -153,7 +160,7 @@ def table(report: dict) -> str:
     loop = runs["loop"]["wall"]
     lines = [
         f"{m['cpu']}, {m['cores']} cores; {jobs} jobs of {report['settings']['size']} px, "
-        f"{report['settings']['steps']} steps (torch, random weights)",
+        f"{report['settings']['steps']} steps ({report['settings'].get('backend', 'torch')}, random weights)",
         "",
         "| run | wall s (with start-up) | Ray start-up s | jobs/min | jobs/min without start-up | vs the loop |",
         "|---|---:|---:|---:|---:|---:|",
@@ -205,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=16)
     p.add_argument("--size", type=int, nargs=2, default=(128, 128), metavar=("H", "W"))
     p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--backend", choices=("torch", "mxnet"), default="torch")
     p.add_argument("--probe-size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
     p.add_argument("--probe-steps", type=int, default=20)
     p.add_argument("--estimate-steps", default="100,500", help="steps per image in the Stylized-ImageNet estimate")
@@ -215,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     from common.jobs import record
 
     cores = record.versions()["cores"]
-    flags = ["--backend", "torch", "--weights", "random", "--size", *map(str, args.size), "--steps", str(args.steps)]
+    flags = ["--backend", args.backend, "--weights", "random", "--size", *map(str, args.size)]
+    flags += ["--steps", str(args.steps)]
     with tempfile.TemporaryDirectory(prefix="nst-bench-") as tmp:
         folder = Path(tmp)
         contents, styles = make_inputs(folder / "in", args.jobs, tuple(args.size))
@@ -245,8 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         r.pop("ledger", None)
     report = {
         "machine": {"cpu": cpu.model(), "cores": cores, "python": sys.version.split()[0]},
-        "settings": {"jobs": args.jobs, "size": "x".join(map(str, args.size)), "steps": args.steps,
-                     "probe_size": "x".join(map(str, args.probe_size)), "probe_steps": args.probe_steps},
+        "settings": {"backend": args.backend, "jobs": args.jobs, "size": "x".join(map(str, args.size)),
+                     "steps": args.steps, "probe_size": "x".join(map(str, args.probe_size)),
+                     "probe_steps": args.probe_steps},
         "runs": runs,
         "main": main_run,
         "estimates": [estimate(probe, runs[main_run], int(s), 100, cores) for s in args.estimate_steps.split(",")],

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from helpers import random_pixels, smooth_image
 from PIL import Image
+from xdist_groups import pytest_xdist_make_scheduler  # noqa: F401  (the hook: pytest finds it here)
 
 import common
 
@@ -92,13 +93,3 @@ def cpu_with_bf16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def cpu_without_bf16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A CPU with AVX2 and no bf16 units, whatever this machine has."""
     play_cpu(tmp_path, monkeypatch, "fpu sse avx avx2 fma")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Groups for pytest-xdist's loadgroup (pyproject's addopts): a test file is one group, so its module fixtures
-    are computed once; every file that starts Ray (test_batch*.py) is in one group, so that no two Ray instances
-    run at once."""
-    for item in items:
-        name = item.path.name
-        item.add_marker(pytest.mark.xdist_group("ray" if name.startswith("test_batch") else name))

@@ -17,9 +17,12 @@ def test_the_batch_benchmark_runs_end_to_end_at_a_tiny_scale(tmp_path: Path) -> 
     out = tmp_path / "b.json"
     argv = [sys.executable, "benchmarks/batch_throughput.py", "--jobs", "3", "--size", "32", "32", "--steps", "2"]
     argv += ["--probe-size", "32", "32", "--probe-steps", "2", "--estimate-steps", "100", "--out", str(out)]
+    argv += ["--backend", "mxnet"]  # the default is torch: this checks the choice reaches every run
     r = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads(out.read_text())
+    assert report["settings"]["backend"] == "mxnet" and "steps (mxnet, random weights)" in r.stdout
+    assert all(run["backends"] == ["mxnet"] for run in report["runs"].values())  # the loop's and every batch's jobs
     assert set(report["runs"]) >= {
         "loop",
         "1 worker(s) x 1 thread",

@@ -110,15 +110,21 @@ def short_training_rows(monkeypatch) -> None:
 @pytest.mark.slow
 def test_nst_parity_passes_on_another_image_pair(both, capsys) -> None:
     """scikit-image's astronaut and coffee at 48x64 (the checks fixture runs the bundled pair) through the command:
-    JSON, exit 0, every row passes, and each float32 training row within MULTIPLE x its own envelope. About 2
-    minutes on 2 cores."""
+    JSON, exit 0, every row passes, and each float32 training row within MULTIPLE x its own envelope. The float32
+    rows only (--dtype float32, with the float64 runs their envelopes need): the float64 rows, rounding apart, were
+    measured on the bundled pair above, and their recipe-rate row always runs on that pair. About a minute."""
     content, style = (samples.sample_path(name) for name in ("astronaut.png", "coffee.png"))
-    code = cli.main(["parity", "--content", str(content), "--style", str(style), "--json", "--quiet"])
+    argv = ["parity", "--content", str(content), "--style", str(style), "--dtype", "float32"]
+    code = cli.main([*argv, "--json", "--quiet"])
     report = json.loads(capsys.readouterr().out)
     failed = [f"{c['dtype']}: {c['what']}" for c in report["checks"] if not c["passed"]]
     assert code == 0 and not failed, failed
     assert report["backends"] == ["torch", "mxnet"] and report["size"] == [48, 64]
-    assert len(report["checks"]) == len(expected_names())
+    got, expected = (
+        [f"{c['dtype']}: {c['what']}" for c in report["checks"]],
+        [name for name in expected_names() if name.startswith("float32")],
+    )
+    assert len(got) == len(expected) and all(g.startswith(e) for g, e in zip(got, expected, strict=True))
     assert all(
         set(c) == {"what", "dtype", "max_abs", "max_rel", "tolerance", "passed", "envelope"} for c in report["checks"]
     )
