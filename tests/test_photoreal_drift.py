@@ -20,7 +20,11 @@ import cli
 from common.jobs import samples
 from common.studies import drift
 
-STEPS = 40  # 256x256 on MXNet: usable from step 10 (mean 0.48, 2.8% clipped), 0.67, 1.7%, 0.57 at step 30
+# Steps per side, long enough for the drift to show: with summed Grams both sides are black by step 20 (256: mean
+# 0.03, 98.5% clipped). At 128 the content's structure needs more than 20 steps to come back (0.23 at step 20);
+# at 256 the default is usable from step 20 (MXNet: mean 0.61, 4.1% clipped, structure 0.50) and at 30 clear of
+# every bound (torch 0.67, 1.9%, 0.58; MXNet 0.67, 1.7%, 0.57; measured on the AMD EPYC).
+STEPS = {128: 40, 256: 30}
 
 
 def measures(image: Image.Image) -> dict[str, float]:
@@ -30,8 +34,8 @@ def measures(image: Image.Image) -> dict[str, float]:
 
 
 def photoreal(name: str, side: int, out: Path, *extra: str) -> Image.Image:
-    """nst photoreal on the bundled samples at side x side, STEPS steps; the image it wrote."""
-    argv = ["photoreal", "--backend", name, "--size", str(side), str(side), "--steps", str(STEPS)]
+    """nst photoreal on the bundled samples at side x side, STEPS[side] steps; the image it wrote."""
+    argv = ["photoreal", "--backend", name, "--size", str(side), str(side), "--steps", str(STEPS[side])]
     assert cli.main([*argv, "--weights", "random", "--output", str(out), "--quiet", *extra]) == 0
     return Image.open(out)
 
