@@ -3,6 +3,8 @@
 A test file is one group, run by one worker from start to end, so its module fixtures are computed once (the
 parity checks take minutes); every file that starts Ray (test_batch*.py) is in one group, so that no two Ray
 instances run at once. The longest groups are handed out first, so that none is left to run alone at the end.
+Two workers, not three: with three the Ray tests took up to five times as long and the suite was no faster
+(1018 s against 992 s).
 
 xdist's own `--dist loadgroup` cannot do this here: it groups by a suffix it writes into each test's `_nodeid`,
 and pytest 9.2 no longer reads that attribute (a node's id comes from `_id`), so with pytest-xdist 3.6 and 3.8
@@ -16,7 +18,12 @@ from typing import Any
 
 import pytest
 
-LONGEST = ("test_parity.py", "test_photoreal_drift.py", "ray")  # measured: minutes each; the rest under two
+# The groups of more than half a minute, longest first (measured in a clean run on the AMD EPYC, 2026-12-01: the
+# first three take 4-7 minutes each); a long group handed out last ran alone for a minute at the end.
+LONGEST = (
+    *("test_parity.py", "test_photoreal_drift.py", "ray", "test_serve_api.py", "test_bench.py"),
+    *("test_step_time_script.py", "test_interrupts.py", "test_presets.py", "test_pitfalls.py", "test_serve_process.py"),
+)
 
 
 def group(nodeid: str) -> str:
