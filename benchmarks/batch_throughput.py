@@ -56,24 +56,25 @@ def make_inputs(folder: Path, jobs: int, size: tuple[int, int]) -> tuple[list[Pa
     return contents, styles
 
 
-def shell_loop(contents: list[Path], styles: list[Path], out: Path, flags: list[str]) -> dict:
-    """A bash loop of nst stylize, one process per job: its wall seconds and the seconds its jobs spent in steps
-    (from their run records: the rest of the wall time is what the loop pays per image outside the steps)."""
+def shell_loop(jobs: list[tuple[Path, Path]], out: Path, flags: list[str]) -> dict:
+    """A bash loop of nst stylize over (content, style) jobs, one process per job: its wall seconds and the seconds
+    its jobs spent in steps (from their run records: the rest of the wall time is what the loop pays per image
+    outside the steps)."""
     out.mkdir(parents=True, exist_ok=True)
     lines = [
-        shlex.join([*CLI, "stylize", "--content", str(c), "--style", str(styles[i % 2]), "--output", str(out / c.name)])
+        shlex.join([*CLI, "stylize", "--content", str(c), "--style", str(s), "--output", str(out / c.name)])
         + " " + shlex.join([*flags, "--log", str(out / f"{c.stem}.json"), "--quiet"]) + " || exit 1"
-        for i, c in enumerate(contents)
+        for c, s in jobs
     ]  # fmt: skip
     script = out / "loop.sh"
     script.write_text("set -e\n" + "\n".join(lines) + "\n")
     started = time.time()
     subprocess.run(["bash", str(script)], check=True, stdout=subprocess.DEVNULL)
     wall = time.time() - started
-    steps = [h["seconds"] for c in contents for h in json.loads((out / f"{c.stem}.json").read_text())["history"]]
-    used = sorted({json.loads((out / f"{c.stem}.json").read_text())["settings"]["backend"] for c in contents})
-    return {"wall": wall, "jobs": len(contents), "step_seconds": sum(steps), "step_median": statistics.median(steps),
-            "backends": used}  # fmt: skip
+    records = [json.loads((out / f"{c.stem}.json").read_text()) for c, _ in jobs]
+    steps = [h["seconds"] for r in records for h in r["history"]]
+    return {"wall": wall, "jobs": len(jobs), "step_seconds": sum(steps), "step_median": statistics.median(steps),
+            "backends": sorted({r["settings"]["backend"] for r in records})}  # fmt: skip
 
 
 def loop_in_halves(halves: list[dict]) -> dict:
@@ -160,7 +161,7 @@ def table(report: dict) -> str:
     loop = runs["loop"]["wall"]
     lines = [
         f"{m['cpu']}, {m['cores']} cores; {jobs} jobs of {report['settings']['size']} px, "
-        f"{report['settings']['steps']} steps ({report['settings'].get('backend', 'torch')}, random weights)",
+        f"{report['settings']['steps']} steps ({report['settings']['backend']}, random weights)",
         "",
         "| run | wall s (with start-up) | Ray start-up s | jobs/min | jobs/min without start-up | vs the loop |",
         "|---|---:|---:|---:|---:|---:|",
@@ -229,9 +230,10 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         contents, styles = make_inputs(folder / "in", args.jobs, tuple(args.size))
         manifest = folder / "jobs.csv"
-        manifest.write_text("content,style\n" + "".join(f"{c},{styles[i % 2]}\n" for i, c in enumerate(contents)))
-        half = (len(contents) + 1) // 2  # the loop's halves run before and after the batches: a machine that
-        halves = [shell_loop(contents[:half], styles, folder / "loop", flags)]  # speeds up or slows down
+        jobs = [(c, styles[i % 2]) for i, c in enumerate(contents)]
+        manifest.write_text("content,style\n" + "".join(f"{c},{s}\n" for c, s in jobs))
+        half = (len(jobs) + 1) // 2  # the loop's halves run before and after the batches: a machine that
+        halves = [shell_loop(jobs[:half], folder / "loop", flags)]  # speeds up or slows down
         print(f"... shell loop, first half: {halves[0]['wall']:.1f} s", file=sys.stderr)  # meets both alike
         runs: dict = {}
         for workers in dict.fromkeys([cores, 1, 2]):
@@ -239,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             runs[name] = batch(manifest, folder / f"batch{workers}", workers, flags)
             runs[name]["overhead"] = overhead(runs[name])
             print(f"... nst batch, {name}: {runs[name]['wall']:.1f} s", file=sys.stderr)
-        halves.append(shell_loop(contents[half:], styles[half % 2 :] + styles[: half % 2], folder / "loop", flags))
+        halves.append(shell_loop(jobs[half:], folder / "loop", flags))
         print(f"... shell loop, second half: {halves[1]['wall']:.1f} s", file=sys.stderr)
         runs = {"loop": loop_in_halves(halves), **runs}
         probe_flags = [*flags[:4], "--size", *map(str, args.probe_size), "--steps", str(args.probe_steps)]
