@@ -9,7 +9,13 @@ from helpers import rel_err
 import common
 from common.core import reference
 
-TOL = {"float32": 1e-4, "float64": 1e-10}
+# A loss is a few roundings and one reduction in its dtype: its error is a few units of roundoff u (2^-24 in float32,
+# 2^-53 in float64), relative to the largest value. Measured over 20 seeds on these shapes, both backends, both
+# dtypes (AMD EPYC Zen 4): gram at most 6.1 u, content 3.8 u, style 3.5 u, TV 2.6 u; the two backends apart by at
+# most 4.8 u. Tolerance: 16 u, 2.6x the worst measured; a Gram normalization off by 1.0001 (1700 u in float32) or
+# by 1 + 1e-12 in float64 (4500 u) fails (tests/defects/losses.toml).
+UNITS = 16
+TOL = {"float32": UNITS * 2.0**-24, "float64": UNITS * 2.0**-53}
 
 
 def _pair(shape: tuple[int, ...], dtype: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -96,4 +102,4 @@ def test_every_loss_agrees_across_backends(both, dtype: str) -> None:
     for fn, args in (("gram", (Y,)), ("content_loss", (Y, Z)), ("style_loss", (Y, G)), ("tv_loss", (Y,))):
         a = torch_ops.to_numpy(getattr(torch_ops, fn)(*map(torch_ops.asarray, args)))
         b = mxnet_ops.to_numpy(getattr(mxnet_ops, fn)(*map(mxnet_ops.asarray, args)))
-        assert rel_err(a, b) <= TOL[dtype], fn
+        assert rel_err(a, b) <= 2 * TOL[dtype], fn  # each within TOL of the reference
