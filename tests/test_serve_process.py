@@ -1,6 +1,6 @@
 """`nst serve` as a real process on 127.0.0.1: a killed server leaves every result and a checkpoint of every running
-job, and a restarted one lists and resumes them; a client that goes away does not stop its run; the flags, the
-missing extra and the installed package."""
+job, and a restarted one lists and resumes them; a client that goes away does not stop its run; the address it
+really listens on; the flags, the missing extra and the installed package."""
 
 from __future__ import annotations
 
@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 from conftest import get_backend
-from serve_helpers import ROOT, require_serve, start_server, stop_server
+from serve_helpers import ROOT, SERVE, listening, refused, require_serve, start_server, stop_server
 from test_imports import BLOCKER
-
-import cli
 
 require_serve()
 import httpx  # noqa: E402
@@ -127,14 +125,12 @@ def test_a_client_that_disconnects_does_not_stop_its_run(name, tmp_path) -> None
     assert code == 130 and err.strip() == "nst: interrupted", err  # Ctrl-C on an idle server
 
 
-def test_without_the_extra_nst_serve_exits_2_naming_it() -> None:
-    r = subprocess.run(
-        [sys.executable, "-c", BLOCKER.format(frameworks=("fastapi", "uvicorn"))
-         + "import cli, sys\nsys.exit(cli.main(['serve', '--port', '0']))"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
-    assert "nst-crossframe[serve]" in r.stderr and "fastapi and uvicorn" in r.stderr
+def test_without_the_extra_nst_serve_exits_2_naming_it(tmp_path) -> None:
+    serve_cmd = f"sys.exit(cli.main(['serve', '--port', '0', '--data-dir', {str(tmp_path / 'd')!r}]))"
+    block = BLOCKER.format(frameworks=("fastapi", "uvicorn"))
+    code, err = refused([sys.executable, "-c", f"{block}import cli, sys\n{serve_cmd}"], cwd=ROOT)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "nst-crossframe[serve]" in err and "fastapi and uvicorn" in err and not (tmp_path / "d").exists()
 
 
 def test_importing_common_serve_imports_no_web_framework() -> None:
@@ -144,15 +140,40 @@ def test_importing_common_serve_imports_no_web_framework() -> None:
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
 
 
-def test_another_address_needs_allow_remote_and_then_gets_a_warning(tmp_path, capsys) -> None:
-    assert cli.main(["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "d")]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--allow-remote" in err and not (tmp_path / "d").exists()
+def ipv6_loopback() -> bool:
+    """Whether this machine can listen on ::1."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost"])
+def test_the_listening_socket_is_the_one_asked_for(host, tmp_path) -> None:
+    if host == "::1" and not ipv6_loopback():
+        pytest.skip("no IPv6 loopback here")
+    proc, url = start_server(tmp_path / "data", "--host", host)
+    try:
+        port = int(url.rsplit(":", 1)[1])
+        address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0]
+        assert listening(proc.pid) == [(address, port)]  # the kernel's own table (/proc), not the server's line
+        assert httpx.get(f"{url}/api/options", timeout=30).status_code == 200
+    finally:
+        stop_server(proc)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::"])
+def test_another_address_needs_allow_remote_and_then_gets_a_warning(host, tmp_path) -> None:
+    # a real process: were the refusal gone, it would serve on every interface; refused() kills it at once then
+    code, err = refused([*SERVE, "--host", host, "--port", "0", "--data-dir", str(tmp_path / "d")])
+    assert code == 2 and err.count("\n") == 1 and "--allow-remote" in err and not (tmp_path / "d").exists()
     assert serve.check_host("127.0.0.1", False) is None and serve.check_host("localhost", False) is None
     assert "there is no login" in serve.check_host("0.0.0.0", True)
 
 
-def test_bad_serve_flags_are_one_line(tmp_path, capsys) -> None:
+def test_bad_serve_flags_are_one_line(tmp_path) -> None:
     a_file = tmp_path / "file"
     a_file.write_text("x")
     busy = socket.socket()
@@ -160,14 +181,13 @@ def test_bad_serve_flags_are_one_line(tmp_path, capsys) -> None:
     busy.listen()
     try:
         for argv, fragment in (
-            (["--max-runs", "0"], "--max-runs must be at least 1"),
-            (["--data-dir", str(a_file)], "is a file"),
+            (["--max-runs", "0", "--port", "0", "--data-dir", str(tmp_path / "d")], "--max-runs must be at least 1"),
+            (["--data-dir", str(a_file), "--port", "0"], "is a file"),
             (["--port", str(busy.getsockname()[1]), "--data-dir", str(tmp_path / "d")], "give another --port"),
             (["--port", "70000", "--data-dir", str(tmp_path / "d")], "--port must be 0 to 65535"),
         ):
-            assert cli.main(["serve", *argv]) == 2
-            err = capsys.readouterr().err
-            assert err.count("\n") == 1 and fragment in err, err
+            code, err = refused([*SERVE, *argv])  # a real process: were a check gone, it would serve until killed
+            assert code == 2 and err.count("\n") == 1 and fragment in err, err
     finally:
         busy.close()
 
