@@ -9,6 +9,9 @@ from .errors import UserError
 
 # CPU flags of bf16 matrix arithmetic: Intel AMX and AVX-512 bf16 (x86), the BF16 extension (Arm, "Features").
 BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16", "bf16"})
+# CPU flags of fp16 arithmetic: AVX-512 FP16 and AMX FP16 (x86), half-precision float and SIMD (Arm). Not f16c,
+# which only converts fp16 to and from fp32 (AMD EPYC Zen 3 and Zen 4 have it and emulate fp16 products).
+FP16_FLAGS = frozenset({"avx512_fp16", "amx_fp16", "fphp", "asimdhp"})
 
 
 def cpuinfo() -> str:
@@ -43,12 +46,26 @@ def bf16_units(text: str | None = None) -> bool | None:
     return None if found is None else bool(found & BF16_FLAGS)
 
 
+def fp16_units(text: str | None = None) -> bool | None:
+    """Whether the CPU has fp16 arithmetic (AVX-512 FP16, AMX FP16, Arm FP16); None where unknown."""
+    found = flags(text)
+    return None if found is None else bool(found & FP16_FLAGS)
+
+
+def units(precision: str, text: str | None = None) -> bool | None:
+    """Whether the CPU has arithmetic units for a precision (fp32 always; bf16, fp16 by its flags); None if unknown."""
+    if precision == "fp32":
+        return True
+    return {"bf16": bf16_units, "fp16": fp16_units}[precision](text)
+
+
 def channels_last_fp32(text: str | None = None) -> bool:
     """Whether torch's float32 convolutions run channels_last here: on x86 CPUs with AVX2 and no AVX-512.
 
-    Measured on an AMD EPYC (AVX2 only): a d2l step at 300x450 was 20% faster channels_last, the convolutions as
-    accurate as NCHW. On an AVX-512 Xeon oneDNN's channels_last float32 kernels were 3x less accurate, enough to
-    fail float32 gradient parity (porting guide, pitfall 16), so NCHW stays there and wherever flags are unknown.
+    Measured on an AMD EPYC Zen 3 (AVX2 only): a d2l step at 300x450 was 20% faster channels_last, the convolutions
+    as accurate as NCHW. With AVX-512 oneDNN's channels_last float32 kernels were 3x less accurate on a Sapphire
+    Rapids Xeon and 6x on an AMD EPYC Zen 4 (1.8e-6 against 3.0e-7 relative), enough to fail float32 gradient parity
+    (porting guide, pitfall 16), so NCHW stays there and wherever flags are unknown.
     """
     found = flags(text)
     return found is not None and "avx2" in found and "avx512f" not in found
@@ -57,7 +74,7 @@ def channels_last_fp32(text: str | None = None) -> bool:
 def check_precision(precision: str, device: str) -> None:
     """UserError for --precision bf16 on a CPU known to lack bf16 units, where it would run far slower than fp32.
 
-    Measured on an AMD EPYC with AVX2 only: a bf16 matrix product ran at 0.9 GFLOP/s against fp32's 165, and a
+    Measured on an AMD EPYC Zen 3 (AVX2 only): a bf16 matrix product ran at 0.9 GFLOP/s against fp32's 165, and a
     torch step of the d2l recipe at 300x450 took 74 s in bf16 against 2.0 s in fp32.
     """
     if precision == "bf16" and device == "cpu" and bf16_units() is False:

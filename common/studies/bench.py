@@ -2,7 +2,8 @@
 
 Each backend runs in a fresh process (so the two frameworks' thread pools never compete). The matmul peak is
 measured in the same run, and the FLOPs of a step are counted (common/studies/flops.py), so each cell also says how
-close it comes to the hardware: GFLOP/s achieved over GFLOP/s of a large matrix product in that precision.
+close it comes to the hardware: GFLOP/s achieved over GFLOP/s of a large matrix product in that precision, where
+that peak is real (peak.no_peak: the CPU has units for it); elsewhere the cell says why it has no fraction.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ..jobs.record import versions
 from ..jobs.settings import PRECISIONS as ALL_PRECISIONS
 from ..jobs.settings import check_size
 from .flops import step_flops
-from .peak import matmul_peak
+from .peak import matmul_peak, no_peak
 
 SIZES = ((128, 128), (256, 256), (300, 450), (512, 512))
 PHOTOREAL_SIZES = ((256, 256), (500, 500))  # the HRNet generator's training step (nst photoreal), fp32
@@ -120,8 +121,9 @@ def run(
     """The whole grid, each backend in its own process, plus the machine's matmul peaks; with photoreal_sizes,
     also the HRNet generator's training step (fp32) at those sizes."""
     report: dict[str, Any] = {"machine": versions(), "peaks": {}, "cells": []}
-    for precision in precisions:
+    for precision in dict.fromkeys(["fp32", *precisions]):  # fp32's peak too: a slower reduced one is emulated
         report["peaks"][precision] = matmul_peak(precision)
+    report["no_peak"] = {p: why for p in report["peaks"] if (why := no_peak(p, report["peaks"])) is not None}
     for backend in backends:
         if say:
             say(f"{backend}: {len(sizes) * len(precisions)} cells")
@@ -135,21 +137,31 @@ def run(
         }
         report["cells"] += children.run("studies.bench:cells_child", spec, f"the {backend} benchmark").result
     for cell in report["cells"]:
-        cell.setdefault("task", "gatys")
-        if cell["task"] != "gatys":
-            continue  # FLOPs are counted for the Gatys step only
-        flops = step_flops(tuple(cell["size"]), CONTENT_LAYERS, STYLE_LAYERS)["total"]
-        cell["gflop_per_step"] = flops / 1e9
-        if "median" in cell:
-            cell["gflops"] = flops / cell["median"] / 1e9
-            cell["fraction_of_peak"] = cell["gflops"] / report["peaks"][cell["precision"]]
+        rate(cell, report)
     return report
+
+
+def rate(cell: dict[str, Any], report: dict[str, Any]) -> None:
+    """Add a Gatys cell's FLOPs per step, GFLOP/s, and fraction of its precision's peak (or why it has none)."""
+    if cell.setdefault("task", "gatys") != "gatys":
+        return  # FLOPs are counted for the Gatys step only
+    flops = step_flops(tuple(cell["size"]), CONTENT_LAYERS, STYLE_LAYERS)["total"]
+    cell["gflop_per_step"] = flops / 1e9
+    if "median" in cell:
+        cell["gflops"] = flops / cell["median"] / 1e9
+        why = report["no_peak"].get(cell["precision"])
+        cell.update(
+            {"no_peak": why} if why else {"fraction_of_peak": cell["gflops"] / report["peaks"][cell["precision"]]}
+        )
 
 
 def table(report: dict[str, Any]) -> str:
     """The grid as a Markdown table."""
     m = report["machine"]
-    peaks = ", ".join(f"{p} {v:.0f} GFLOP/s" if v >= 10 else f"{p} {v:.2g} GFLOP/s" for p, v in report["peaks"].items())
+    peaks = ", ".join(
+        f"{p} {v:.{'0f' if v >= 10 else '2g'}} GFLOP/s{' (no peak)' if p in report.get('no_peak', {}) else ''}"
+        for p, v in report["peaks"].items()
+    )
     lines = [
         f"{m['cpu']}, {m['cores']} cores; measured matmul peak: {peaks}",
         "",
@@ -166,9 +178,10 @@ def table(report: dict[str, Any]) -> str:
         if "gflops" not in c:
             lines.append(f"{head} {c['median']:.3f} | {c['min']:.3f} | {c['max']:.3f} | | | |")
             continue
+        of_peak = f"{c['fraction_of_peak']:.0%}" if "fraction_of_peak" in c else c["no_peak"]
         lines.append(
             f"{head} {c['median']:.3f} | {c['min']:.3f} | "
-            f"{c['max']:.3f} | {c['gflop_per_step']:.1f} | {c['gflops']:.0f} | {c['fraction_of_peak']:.0%} |"
+            f"{c['max']:.3f} | {c['gflop_per_step']:.1f} | {c['gflops']:.0f} | {of_peak} |"
         )
     return "\n".join(lines)
 
