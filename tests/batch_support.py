@@ -6,6 +6,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,6 +74,36 @@ def cmdline(pid: int) -> str:
             return f.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def short_temporary_folder() -> str:
+    """A new folder of the test's own whose path is short enough to be TMPDIR for the drivers it starts: their Ray
+    folders go there (common/batch/local.py), where no other run's clean-up looks. The test removes it."""
+    return tempfile.mkdtemp(prefix="nst-t", dir="/tmp")
+
+
+def pids_mentioning(text: str) -> list[int]:
+    """Every process whose command line holds ``text`` (Ray's processes name their session folder)."""
+    return [int(e) for e in os.listdir("/proc") if e.isdigit() and int(e) != os.getpid() and text in cmdline(int(e))]
+
+
+# Atomic writes (common.jobs.outputs.atomic_path) of the paths given, each with half its bytes in its temporary
+# file, in a process killed outright before any of them finishes: what a driver killed mid-write leaves.
+KILLED_WRITES = """
+import os, signal, sys
+from common.jobs.outputs import atomic_path
+writes = [atomic_path(path) for path in sys.argv[1:]]
+for write in writes:
+    with open(write.__enter__(), "wb") as f:
+        f.write(b"half an image")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def killed_writes(*paths: Path) -> None:
+    """Leave the temporary files of atomic writes of ``paths`` cut short by SIGKILL, by the real writing code."""
+    r = subprocess.run([sys.executable, "-c", KILLED_WRITES, *map(str, paths)], cwd=ROOT, capture_output=True)
+    assert r.returncode == -signal.SIGKILL, r.stderr.decode()[-2000:]
 
 
 def titled(prefix: str, pids: list[int]) -> list[int]:

@@ -23,6 +23,7 @@ from batch_support import (
     ledger_lines,
     make_images,
     require_ray,
+    short_temporary_folder,
     wait_for,
 )
 from PIL import Image
@@ -125,31 +126,33 @@ def test_a_killed_driver_loses_only_the_jobs_in_flight_and_a_rerun_completes(tmp
     argv += ["--output-dir", str(out), "--workers", "1", "--backend", "torch", "--size", "32", "48", "--steps", "30"]
     argv += ["--weights", "random", "--quiet"]
     env, connections = connection_logger(tmp_path / "hook")
+    root = env["TMPDIR"] = short_temporary_folder()  # the drivers' Ray folders go there, no other run's clean-up
     driver = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: ledger_lines(out), 240, "the first finished job")
         family = descendants(driver.pid)  # Ray's processes, started by the driver
-        folders = set(re.findall(r"/tmp/nst-ray-[a-z0-9_]{8}", " ".join(map(cmdline, family))))
+        folders = set(re.findall(re.escape(root) + r"/nst-ray-[a-z0-9_]{8}", " ".join(map(cmdline, family))))
         driver.send_signal(signal.SIGKILL)
         driver.wait()
     finally:
         if driver.poll() is None:
             driver.kill()
     done_before, killed_at = {line["job"] for line in ledger_lines(out)}, time.time()
-    assert len(folders) == 1  # the killed driver's Ray folder (removed below)
+    assert len(folders) == 1 and all(map(os.path.isdir, folders))  # the killed driver's Ray folder, left behind
     assert 1 <= len(done_before) < 6
     for image in out.glob("*.png"):  # every file there is complete
         Image.open(image).verify()
     rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"6 of 6 jobs ok ({len(done_before)} done before, {6 - len(done_before)} run now)" in rerun.stdout
+    kept = os.listdir(root)  # the rerun removed the killed driver's Ray folder, and its own at its end
     try:  # Ray's processes end with their driver (its agents notice the raylet's death within about a minute)
         wait_for(lambda: not any(map(alive, family)), killed_at + 150 - time.time(), "Ray's processes to end", 0.5)
     finally:
         for pid in filter(alive, family):
             os.kill(pid, signal.SIGKILL)
-        for folder in folders:  # the killed driver could not remove its Ray folder: what SIGKILL leaves behind
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
+    assert kept == []
     lines = ledger_lines(out)
     assert len(lines) == len({line["job"] for line in lines}) == 6  # every job once: none lost, none twice
     summary = json.loads((out / "summary.json").read_text())

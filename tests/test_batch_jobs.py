@@ -1,19 +1,26 @@
-"""nst batch without Ray: jobs get exactly the Settings nst stylize would build, the ledger's rules, and the
-worker's job function called in this process."""
+"""nst batch without Ray: jobs get exactly the Settings nst stylize would build, the ledger's rules, what a killed
+driver leaves behind (temporary files, a Ray folder) removed, and the worker's job function called in this process."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
-from batch_support import SMALL, make_images
+from batch_support import ROOT, SMALL, killed_writes, make_images, short_temporary_folder
 from PIL import Image
 
 import cli
 import common
-from common.batch import checks, ledger, manifest, worker
+from common.batch import checks, ledger, local, manifest, worker
 
 
 def stylize_settings(*argv: str) -> common.Settings:
@@ -96,12 +103,63 @@ def test_the_ledger_keeps_the_latest_line_drops_a_cut_one_and_admits_one_driver(
     assert [json.loads(line)["status"] for line in lines] == ["failed", "ok", "failed"]
 
 
-def test_only_the_temporaries_of_the_batchs_own_outputs_are_removed(tmp_path: Path) -> None:
-    for name in (".o.png.ab_de9fg.png", ".o.png.abcdefgh.png", ".x.png.abcdefgh.png", "o.png", ".o.png.abcdefgh.jpg"):
-        (tmp_path / name).write_bytes(b"")
-    assert ledger.remove_stale_temporaries([str(tmp_path / "o.png")]) == 2
-    left = sorted(p.name for p in tmp_path.iterdir())
-    assert left == [".o.png.abcdefgh.jpg", ".x.png.abcdefgh.png", "o.png"]
+def test_the_leftovers_of_killed_writes_of_the_batchs_outputs_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    """Real leftovers (the writing code killed mid-write) of the batch's outputs, of one written through a symlink
+    and of a file that is not the batch's; and a user's own files with names like them, which stay."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "link.png").symlink_to(elsewhere / "real.png")
+    ours = [tmp_path / "o.png", tmp_path / "o.json", tmp_path / "link.png"]
+    killed_writes(tmp_path / "x.png")  # not one of the batch's outputs
+    before = set(tmp_path.iterdir())
+    killed_writes(*ours)
+    leftovers = set(tmp_path.iterdir()) - before | set(elsewhere.iterdir())
+    assert len(leftovers) == 3 and all(p.read_bytes() == b"half an image" for p in leftovers)
+    mine = [".nst-abcdefgh.tmp.png", ".o.png.abcdefgh.png", "o.png.tmp", "o.png"]  # the user's
+    mine += [f"{p.name}.bak" for p in leftovers] + [p.name.replace(".tmp.", ".tmp.x.") for p in leftovers]
+    for name in mine:
+        (tmp_path / name).write_bytes(b"mine")
+    kept = set(tmp_path.iterdir()) - leftovers
+    assert ledger.remove_stale_temporaries([str(p) for p in ours]) == 3
+    assert set(tmp_path.iterdir()) == kept and not list(elsewhere.iterdir())
+    assert ledger.remove_stale_temporaries([str(p) for p in ours]) == 0
+
+
+# A process holding a local instance's folder (with a token and Ray's logs in it): killed outright, or alive
+# until its standard input closes.
+OWNER = """
+import os, signal, sys
+from common.batch import local
+with local.owned_folder() as folder:
+    (folder / "auth_token").write_text("secret")
+    (folder / "r" / "logs").mkdir(parents=True)
+    print(folder, flush=True)
+    if sys.argv[1] == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    sys.stdin.read()
+"""
+
+
+def test_the_ray_folder_of_a_killed_process_is_removed_and_a_live_ones_kept(monkeypatch) -> None:
+    root = short_temporary_folder()  # the temporary folder here and in the processes below: no other run looks there
+    monkeypatch.setattr(tempfile, "tempdir", root)
+    owner = [sys.executable, "-c", OWNER]
+    env = {**os.environ, "TMPDIR": root}
+    live = subprocess.Popen([*owner, "live"], cwd=ROOT, env=env, stdin=PIPE, stdout=PIPE, text=True)
+    try:
+        dead = subprocess.run([*owner, "killed"], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert dead.returncode == -signal.SIGKILL, dead.stderr[-2000:]
+        dead_folder, live_folder = Path(dead.stdout.strip()), Path(live.stdout.readline().strip())
+        assert (dead_folder / "auth_token").is_file() and dead_folder.parent == live_folder.parent == Path(root)
+        unknown = Path(tempfile.mkdtemp(prefix=local.FOLDER_PREFIX))  # no owner lock: not known to be a Ray folder
+        with local.owned_folder() as own:
+            assert local.remove_stale_folders() == [dead_folder] and not dead_folder.exists()
+            assert (live_folder / "auth_token").is_file() and own.is_dir() and unknown.is_dir()
+        live.communicate("", timeout=60)
+        assert live.returncode == 0 and sorted(os.listdir(root)) == [unknown.name]  # the others removed their own
+    finally:
+        live.kill()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_the_worker_job_reuses_its_backend_and_names_the_users_paths(tmp_path: Path, monkeypatch) -> None:

@@ -14,11 +14,11 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import UserError
+from ..jobs.outputs import leftover_temporaries
 from ..jobs.settings import Settings
 
 NAME = "batch.jsonl"
@@ -114,21 +114,11 @@ class Ledger:
 
 
 def remove_stale_temporaries(paths: list[str]) -> int:
-    """Delete the temporary files that atomic writes of ``paths`` leave when their process is killed mid-write
-    (``.NAME.XXXXXXXX.SUFFIX`` beside the file, as common/outputs.py names them); return how many.
-
-    Each folder is listed once, whatever the number of files in it."""
-    wanted: dict[Path, set[str]] = {}
-    for path in paths:
-        p = Path(path)
-        wanted.setdefault(p.parent, set()).add(p.name)
-    pattern = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}(?P<suffix>\.[^.]*)?$")
+    """Delete the temporary files that atomic writes of ``paths`` left when their process was killed mid-write
+    (as common/jobs/outputs.py names them: it finds them); return how many."""
     removed = 0
-    for folder, names in wanted.items():
-        with contextlib.suppress(OSError):
-            for candidate in folder.iterdir():
-                m = pattern.match(candidate.name)
-                if m and m["name"] in names and (m["suffix"] or "") == Path(m["name"]).suffix:
-                    candidate.unlink(missing_ok=True)
-                    removed += 1
+    for leftover in leftover_temporaries(paths):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+            removed += 1
     return removed

@@ -12,11 +12,18 @@ A local instance started here does neither:
   holding an empty one), and the workers get the real HOME back through their runtime environment;
 - an authentication token of this process's own in that folder (``RAY_AUTH_TOKEN_PATH``), so nothing is
   written to ``~/.ray``.
+
+That folder (``nst-ray-XXXXXXXX`` in TMPDIR if its path is short, else in /tmp) holds Ray's session, logs and
+sockets, the token and the workers' temporary files, and is removed at the end. A driver killed outright cannot
+remove it: the folder holds a lock file its process keeps locked while it lives (the kernel drops the lock when the
+process dies, however it dies), and the next local instance removes every such folder whose lock is free, never
+one of a live process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib.util
 import os
 import secrets
@@ -34,6 +41,10 @@ EXTRA = "nst batch needs Ray, which is not installed: pip install 'nst-crossfram
 LOOPBACK = "127.0.0.1"
 CLOSED_PORT_URL = "http://127.0.0.1:9/"  # the discard port: nothing listens there
 OBJECT_STORE_BYTES = 512 * 2**20
+FOLDER_PREFIX = "nst-ray-"
+# Ray's socket paths (107 bytes at most) are the root, then up to 86: /nst-ray-XXXXXXXX/r/session_DATE_PID/sockets/..
+SHORT_ROOT = 20
+OWNER_LOCK = "owner.lock"  # locked by the process whose instance uses the folder, for as long as it lives
 _active: list[LocalRay] = []  # the local instance this process started and has not shut down yet
 # One token per process: Ray's core reads it once, so every instance this process starts must use the same one.
 _TOKEN = secrets.token_hex(32)
@@ -103,17 +114,71 @@ def loopback_environment(folder: Path) -> Iterator[dict[str, str]]:
         _set(previous)
 
 
+def temporary_root() -> str:
+    """Where local instances' folders go: the temporary folder (TMPDIR) if its path is short enough for Ray's
+    socket paths below it, else /tmp."""
+    root = tempfile.gettempdir()
+    return root if len(os.fsencode(root)) <= SHORT_ROOT or not os.path.isdir("/tmp") else "/tmp"
+
+
+@contextlib.contextmanager
+def owned_folder() -> Iterator[Path]:
+    """A new folder for a local instance's files, locked as this process's while it lives; removed on leaving."""
+    folder, fd = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX, dir=temporary_root())), -1
+    try:
+        fd = os.open(folder / ".owner", os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.rename(folder / ".owner", folder / OWNER_LOCK)  # named so only once locked: a cleaner skips it before
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.close(fd)
+
+
+def remove_stale_folders() -> list[Path]:
+    """Remove the folders of this user's local instances whose process is dead (their lock is free); return them."""
+    removed = []
+    with contextlib.suppress(OSError), os.scandir(temporary_root()) as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                if entry.name.startswith(FOLDER_PREFIX) and _stale(entry):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _stale(entry: os.DirEntry) -> bool:
+    """Whether a folder is this user's and its owner's lock is free (a folder without the lock is not known)."""
+    if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+        return False
+    fd = os.open(os.path.join(entry.path, OWNER_LOCK), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: its owner is dead (no live process takes it again)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
 class LocalRay:
     """A Ray instance on this machine for one batch: started on entering, shut down and cleaned up on leaving."""
 
     def __init__(self, num_cpus: int) -> None:
         self.num_cpus = num_cpus
         self.worker_env: dict[str, str] = {}
+        self.folder: Path | None = None  # Ray's session, the token, the workers' temporary files
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> LocalRay:
-        folder = Path(tempfile.mkdtemp(prefix="nst-ray-", dir="/tmp" if os.path.isdir("/tmp") else None))
-        self._stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        remove_stale_folders()  # those of drivers killed outright
+        self.folder = folder = self._stack.enter_context(owned_folder())
         try:
             self.worker_env = self._stack.enter_context(loopback_environment(folder))
             ray = import_ray()

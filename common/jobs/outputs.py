@@ -2,17 +2,20 @@
 
 A failed or interrupted write never leaves a partial file, and never clobbers an existing one. An output path that
 is a symlink is written through: the file it points to is replaced (atomically, beside it) and the link stays a
-link. The temporary name is short (``.nst-XXXXXXXX.tmp.png``), so any name the file system can hold can be written.
+link. The temporary name is short (``.nst-TTTTTTTT-XXXXXXXX.tmp.png``: a tag of the target's name, then mkstemp's
+random part), so any name the file system can hold can be written, and the leftovers of a write that was killed
+are found again by the target's name (``leftover_temporaries``, what ``nst batch`` removes).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from ..core.errors import UserError
@@ -20,6 +23,7 @@ from ..core.files import kind, reason, shown
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 TEMP_PREFIX = ".nst-"
+TEMP_RANDOM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")  # mkstemp's 8 random characters
 
 
 def name_max(folder: str | os.PathLike) -> int:
@@ -114,13 +118,42 @@ def current_umask() -> int:
     return mask
 
 
+def temporary_affixes(target: Path) -> tuple[str, str]:
+    """The start and end of the name of every temporary file ``atomic_path`` writes for ``target`` (beside it);
+    mkstemp puts 8 random characters between them."""
+    tag = hashlib.sha256(os.fsencode(target.name)).hexdigest()[:8]
+    suffix = target.suffix if len(target.suffix) <= 8 else ""  # writers that read the format from the name
+    return f"{TEMP_PREFIX}{tag}-", ".tmp" + suffix
+
+
+def leftover_temporaries(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """The temporary files that writes of ``paths`` by ``atomic_path`` left when their process was killed (beside
+    each file, or beside a symlink's target); each folder is listed once, whatever the number of files in it."""
+    wanted: dict[Path, dict[str, set[str]]] = {}  # folder -> prefix -> suffixes
+    for path in paths:
+        with contextlib.suppress(UserError, OSError):
+            target = target_of(path)
+            prefix, suffix = temporary_affixes(target)
+            wanted.setdefault(target.parent, {}).setdefault(prefix, set()).add(suffix)
+    size, found = len(TEMP_PREFIX) + 9, []  # a prefix is TEMP_PREFIX, the tag (8 characters) and "-"
+    for folder, affixes in wanted.items():
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                name = entry.name
+                middle, suffix = name[size : size + 8], name[size + 8 :]
+                ours = suffix in affixes.get(name[:size], ()) and len(middle) == 8 and set(middle) <= TEMP_RANDOM
+                if ours and entry.is_file(follow_symlinks=False):
+                    found.append(Path(entry.path))
+    return found
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a short temporary path beside ``path`` (beside a symlink's target); on success rename it over that
     file, on failure delete it."""
     target = target_of(path)
-    suffix = target.suffix if len(target.suffix) <= 8 else ""  # writers that read the format from the name
-    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=TEMP_PREFIX, suffix=".tmp" + suffix)
+    prefix, suffix = temporary_affixes(target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=prefix, suffix=suffix)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes a private file; outputs get the usual mode
     try:
