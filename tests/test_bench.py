@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BACKEND_NAMES, REAL_BF16_UNITS, get_backend, skip_mxnet_bf16_without_units
+from conftest import BACKEND_NAMES, CPU_DECISIONS, REAL_BF16_UNITS, get_backend, skip_mxnet_bf16_without_units
 from helpers import stylize_argv
 
 import cli
@@ -185,7 +185,9 @@ def test_reduced_precision_stays_close_to_fp32_and_returns_float32(
     assert backend.to_numpy(features["conv2_1"]).dtype == np.float32
 
 
-def test_fp16_on_a_cpu_warns_in_torch_and_is_refused_in_mxnet(image_files, tmp_path, capsys) -> None:
+def test_fp16_on_a_cpu_warns_in_torch_and_is_refused_in_mxnet(image_files, tmp_path, capsys, cpu_kind) -> None:
+    """torch warns where the CPU has no fp16 units and names the precision that runs fast there (bf16 where it has
+    bf16 units, else fp32); on a CPU with fp16 units it says nothing."""
     base = [
         "stylize",
         "--content",
@@ -207,7 +209,12 @@ def test_fp16_on_a_cpu_warns_in_torch_and_is_refused_in_mxnet(image_files, tmp_p
     ]
     get_backend("torch"), get_backend("mxnet")
     assert cli.main([*base, "--backend", "torch"]) == 0
-    assert "meant for GPUs" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    if CPU_DECISIONS[cpu_kind]["fp16"]:
+        assert "meant for GPUs" not in err
+    else:
+        better = "bf16" if CPU_DECISIONS[cpu_kind]["bf16"] else "fp32"
+        assert f"meant for GPUs: a CPU without fp16 matrix units runs it slower than fp32; use {better}\n" in err
     assert cli.main([*base, "--backend", "mxnet"]) == 2
     assert "needs a GPU with MXNet" in capsys.readouterr().err
 

@@ -103,8 +103,12 @@ def _gatys(
         raise UserError(f"the checkpoint was made by the {ckpt.backend} backend; resume it there")
     weights = vgg_weights(ops, s, deepest, say)
     net = ops.vgg19(weights, pooling=s.pooling, dtype=s.dtype, upto=deepest.name)
-    if s.precision == "fp16" and ops.device == "cpu":
-        say("--precision fp16 is meant for GPUs: a CPU without fp16 matrix units runs it slower than fp32; use bf16")
+    if s.precision == "fp16" and ops.device == "cpu" and not cpu.fp16_units():
+        better = "bf16" if cpu.bf16_units() else "fp32"
+        say(
+            "--precision fp16 is meant for GPUs: a CPU without fp16 matrix units runs it slower than fp32; "
+            f"use {better}"
+        )
     extractor = ops.feature_extractor(net, names, s.precision)
     s = paths.absolute_paths(s)  # what the checkpoint and the record keep: the same files from any folder
     run = Run(ops, s, inputs.content, inputs.fingerprints, sum(stage.steps for stage in stages), ckpt, observer)
