@@ -71,3 +71,11 @@ def set_flag(argv: list[str], flag: str, *values: str) -> list[str]:
         end += 1
     argv[i:end] = [flag, *values]
     return argv
+
+
+def norm_inputs(offset: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Feature maps of 32 channels whose means are ``offset`` x N(0, 1) and spreads 0.1 to 2, and an output gradient."""
+    rng = np.random.default_rng(seed)
+    shape = (1, 32, 48, 64)
+    X = offset * rng.standard_normal((1, 32, 1, 1)) + rng.standard_normal(shape) * rng.uniform(0.1, 2, (1, 32, 1, 1))
+    return X.astype(np.float32), rng.standard_normal(shape)

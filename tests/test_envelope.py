@@ -55,6 +55,43 @@ def test_whole_run_judging_allows_the_largest_envelope_at_every_step() -> None:
     assert not envelope.judge(drifted(too_far), CLEAN, reference(), whole_run=True).passed
 
 
+def recorded(start: dict, move: dict) -> envelope.FirstUpdate:
+    """A FirstUpdate as a float32 run's first step leaves it: its start and its move."""
+    first = envelope.FirstUpdate(None)
+    first.start, first.update = start, move
+    return first
+
+
+def test_a_first_step_of_another_size_than_the_float64_ones_fails_whatever_the_drift() -> None:
+    """A float32 first step 1e-3 longer than the float64 one, as float32 can hold it, FAILS; the float32 grid's own
+    quantization of the move (up to 3e-4 of it here: a change of a move smaller than that shows only on average),
+    and moves the other way, do not count."""
+    rng = np.random.default_rng(1)
+    start = {"param.0": rng.uniform(0.1, 0.5, 5000).astype(np.float32), "param.1": np.zeros(3, np.float32)}
+    sizes = np.where(np.arange(5000) % 10 == 0, rng.uniform(0, 1e-4, 5000), 1e-4)  # Adam's first step: mostly lr
+    move64 = {"param.0": np.sign(rng.standard_normal(5000)) * sizes, "param.1": np.zeros(3)}
+
+    def float32_move(scale: float) -> dict:
+        """The float64 move, times scale, as float32 holds it (some moves the other way)."""
+        out = {}
+        for key, m in move64.items():
+            m = np.where(np.arange(m.size) % 50 == 0, -m, m) * scale
+            out[key] = (start[key] + m).astype(np.float32).astype(np.float64) - start[key]
+        return out
+
+    raw = np.abs(float32_move(1.0)["param.0"]) / np.abs(move64["param.0"])
+    assert np.abs(raw - 1).max() > 1e-4  # what the grid does to a move of 1e-4
+    exact, longer = recorded(start, float32_move(1.0)), recorded(start, float32_move(1.001))
+    assert envelope.first_step_error(exact, move64) < 1e-8
+    assert envelope.first_step_error(longer, move64) == pytest.approx(1e-3, rel=0.2)
+    ref = envelope.Reference((CLEAN, CLEAN.copy()), ENVELOPE, first=(move64, move64))
+    assert envelope.judge(CLEAN, CLEAN, ref, first=(exact, exact)).passed
+    verdict = envelope.judge(CLEAN, CLEAN, ref, first=(exact, longer))
+    assert not verdict.passed and verdict.ratios == (0.0, 0.0)
+    assert verdict.as_dict(("torch", "mxnet"))["mxnet"]["first_step_size_error"] == pytest.approx(1e-3, rel=0.2)
+    assert envelope.judge(CLEAN, CLEAN, reference(), first=(longer, longer)).passed  # float64 moves unknown: no test
+
+
 def test_two_runs_drifting_in_opposite_directions_are_reported_against_the_sum_of_their_allowances() -> None:
     allowed = np.maximum(envelope.MULTIPLE * ENVELOPE, envelope.FLOOR)
     verdict = envelope.judge(drifted(0.99 * allowed), drifted(-0.99 * allowed), reference())
@@ -75,15 +112,16 @@ def test_the_report_holds_the_envelope_and_each_backends_drift() -> None:
     assert report["a_minus_b_over_bound"] == pytest.approx(1e-4 / (2 * envelope.FLOOR))
     line = envelope.describe(report, ("torch", "mxnet"))
     assert line.startswith("envelope 2.0e-04; drift from its own float64 run: torch 1.0e-04, mxnet 0.0e+00; allowed 4x")
-    assert line.endswith(f"at least 1e-05): worst {1e-4 / envelope.FLOOR:.2f} and 0.00 of it")
+    assert f"at least 1e-05): worst {1e-4 / envelope.FLOOR:.2f} and 0.00 of it; first step's size off by" in line
 
 
 class FakeTrainer:
-    """A trainer whose one parameter is a vector of ones, recording what each step saw."""
+    """A trainer whose one parameter is a vector of ones, recording what each step saw; each step adds ``update``."""
 
-    def __init__(self) -> None:
+    def __init__(self, update: np.ndarray | None = None) -> None:
         self.params = {"param.0": np.ones(1000), "optimizer.moment0.0": np.ones(1000)}
         self.seen: list[np.ndarray] = []
+        self.update = update
 
     def state(self) -> dict[str, np.ndarray]:
         return {k: v.copy() for k, v in self.params.items()}
@@ -93,7 +131,31 @@ class FakeTrainer:
 
     def step(self) -> tuple[float, float, float, float]:
         self.seen.append(self.params["param.0"].copy())
+        if self.update is not None:
+            self.params["param.0"] = self.params["param.0"] + self.update
         return 0.0, 0.0, 0.0, 0.0
+
+
+def test_the_first_update_records_its_signs_and_a_noisy_run_takes_them_with_its_own_sizes() -> None:
+    """The envelope's noisy runs move each parameter as far as their own (float64) first update does, in the
+    direction the float32 run moved it: its signs, never its sizes; later steps are their own."""
+    rng = np.random.default_rng(0)
+    float32_update = rng.standard_normal(1000) * 1e-3
+    float32_update[:10] = 0.0  # not moved at all: the noisy run keeps its own update there
+    recorder = envelope.FirstUpdate(FakeTrainer(float32_update))
+    recorder.step()
+    recorder.step()
+    assert np.array_equal(recorder.signs["param.0"], np.sign(float32_update)) and set(recorder.signs) == {"param.0"}
+    assert np.array_equal(recorder.start["param.0"], np.ones(1000))  # where the first step started
+    own = rng.standard_normal(1000) * 2e-3  # the float64 run's own first update: other signs, other sizes
+    inner = FakeTrainer(own)
+    noisy = envelope.NoisyTrainer(inner, seed=0, noise=0.0, signs=recorder.signs)
+    noisy.step()
+    moved = inner.params["param.0"] - 1
+    expected = np.where(float32_update == 0, own, np.sign(float32_update) * np.abs(own))
+    assert np.allclose(moved, expected, rtol=0, atol=1e-15)
+    noisy.step()  # the second update is the run's own
+    assert np.allclose(inner.params["param.0"] - 1 - moved, own, rtol=0, atol=1e-15)
 
 
 def test_the_noise_is_float32_sized_seeded_and_applied_to_the_parameters_after_every_step() -> None:
@@ -117,10 +179,11 @@ def test_measure_takes_the_seeds_in_turn_on_the_two_backends_and_the_running_lar
 
     def fake(name: str, clean: np.ndarray):
         def run(wrap):
-            if wrap is None:
+            noisy = wrap(FakeTrainer())
+            if isinstance(noisy, envelope.FirstUpdate):  # a clean run, its first update recorded
                 calls.append((name, None))
                 return clean
-            noisy = wrap(FakeTrainer())
+            assert noisy.signs["param.0"][0] == (1 if name == "a" else -1)  # its own backend's float32 signs
             calls.append((name, int(noisy.rng.integers(1 << 30))))
             h = clean.copy()
             h[len(calls) - 2, 2] *= 1 + 1e-3 * len(calls)  # each noisy run off at one step, by its own amount
@@ -128,7 +191,8 @@ def test_measure_takes_the_seeds_in_turn_on_the_two_backends_and_the_running_lar
 
         return run
 
-    ref = envelope.measure(fake("a", CLEAN), fake("b", 2 * CLEAN), seeds=4)
+    signs = ({"param.0": np.ones(1000)}, {"param.0": -np.ones(1000)})
+    ref = envelope.measure(fake("a", CLEAN), fake("b", 2 * CLEAN), signs, seeds=4)
     seeds = [np.random.default_rng([s, 24]).integers(1 << 30) for s in range(4)]
     assert calls == [("a", None), ("b", None), ("a", seeds[0]), ("b", seeds[1]), ("a", seeds[2]), ("b", seeds[3])]
     # the noisy runs are off at steps 2..5 (1-based) by 3e-3 .. 6e-3 from their own backend's clean run (not the

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import BACKEND_NAMES, get_backend, skip_without_avx512
-from helpers import conv_layout_errors, random_pixels, smooth_image
+from helpers import conv_layout_errors, norm_inputs, random_pixels, smooth_image
 from PIL import Image
 
 from common.core import pixels, reference
@@ -315,6 +315,37 @@ def test_mxnet_instance_norm_refuses_float64(mx) -> None:
     norm.cast("float64")
     with pytest.raises(mx.base.MXNetError, match="Unsupported data type"):
         norm(mx.nd.ones((1, 2, 3, 3), dtype="float64")).asnumpy()
+
+
+def test_mxnet_float32_batch_norm_is_far_less_accurate_than_float32_rounding(mx) -> None:
+    """On one image (the generator's instance norm), BatchNorm in float32: 10x and more float32's roundoff, growing
+    with the channels' mean against their spread (a one-pass variance); the same data normalized in float64 and
+    rounded once is within 1 unit."""
+    X, G = norm_inputs(offset=30.0)
+    exact_y, exact_g = normalized(mx, X.astype(np.float32).astype(np.float64), G, "float64")
+    y, g = normalized(mx, X, G, "float32")
+    u = 2.0**-24
+    assert rel(y, exact_y) > 100 * u and rel(g, exact_g) > 10 * u
+    y, g = normalized(mx, X, G, "float32", through_float64=True)
+    assert rel(y, exact_y) <= u and rel(g, exact_g) <= 2 * u
+
+
+def normalized(mx, X: np.ndarray, G: np.ndarray, dtype: str, through_float64: bool = False):
+    """BatchNorm of a batch of one in training mode (no scale, no shift): the output and d sum(G y) / dX."""
+    norm = mx.gluon.nn.BatchNorm(axis=1, epsilon=1e-5, center=False, scale=False, in_channels=X.shape[1])
+    norm.initialize()
+    norm.cast("float64" if through_float64 else dtype)
+    data = mx.nd.array(X, dtype=dtype)
+    data.attach_grad()
+    with mx.autograd.record(train_mode=True):
+        y = mx.nd.cast(norm(mx.nd.cast(data, "float64")), dtype) if through_float64 else norm(data)
+        (y * mx.nd.array(G, dtype=dtype)).sum().backward()
+    return y.asnumpy().astype(np.float64), data.grad.asnumpy().astype(np.float64)
+
+
+def rel(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b| / max |b|."""
+    return float(np.abs(a - b).max() / np.abs(b).max())
 
 
 def test_mxnet_bilinear_resize_aligns_corners_by_default(mx, torch) -> None:

@@ -20,17 +20,42 @@ def conv(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Conv2D:
     return nn.Conv2D(cout, kernel, stride, padding=kernel // 2, in_channels=cin)
 
 
-def instance_norm(channels: int) -> nn.BatchNorm:
-    """torch's InstanceNorm2d defaults (no affine parameters, biased variance, eps 1e-5) for one image.
+class InstanceNorm(nn.HybridBlock):
+    """torch's InstanceNorm2d defaults (no affine parameters, biased variance, eps 1e-5) for one image, computed in
+    float64 whatever the network's dtype and rounded once to it.
 
     For a batch of one image, batch normalization with batch statistics normalizes each channel over its pixels,
-    which is instance normalization; the generator always runs in training mode (Generator), where BatchNorm
-    uses batch statistics, and only ever on one image. Not Gluon's InstanceNorm, which trains a beta by default
-    (center=True), nor MXNet's InstanceNorm operator, which refuses float64; not mean and broadcast operators,
-    whose backward made the generator's step 2x slower; not LayerNorm over the pixels, which gave non-finite
-    results now and then once hybridized (docs/porting.md).
+    which is instance normalization; the generator always runs in training mode (Generator), where BatchNorm uses
+    batch statistics, and only ever on one image. In float32, MXNet's BatchNorm (and its InstanceNorm operator)
+    computes the variance in one pass and is 10-100x less accurate than float32 rounding (forward and backward),
+    enough to fail the float32 generator row of nst parity; in float64 it is exact to float64 rounding, so the
+    float32 network normalizes in float64 (about 1.2x the generator step: docs/porting.md, pitfall "float32
+    BatchNorm"). Its fixed scale, shift and unused running statistics stay float64 when the network is cast.
+    Not Gluon's InstanceNorm, which trains a beta by default (center=True), nor MXNet's InstanceNorm operator,
+    which refuses float64; not mean and broadcast operators (a two-pass normalization), whose backward made the
+    generator's step 2x slower; not LayerNorm over the pixels, which gave non-finite results now and then once
+    hybridized (docs/porting.md).
     """
-    return nn.BatchNorm(axis=1, epsilon=EPS, center=False, scale=False, in_channels=channels)
+
+    def __init__(self, channels: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dtype = "float32"
+        fixed = {"shape": (channels,), "grad_req": "null", "dtype": "float64"}
+        with self.name_scope():
+            self.gamma = self.params.get("gamma", init="ones", **fixed)
+            self.beta = self.params.get("beta", init="zeros", **fixed)
+            self.running_mean = self.params.get("running_mean", init="zeros", differentiable=False, **fixed)
+            self.running_var = self.params.get("running_var", init="ones", differentiable=False, **fixed)
+
+    def cast(self, dtype: str) -> None:
+        """Output in ``dtype``; the normalization and its fixed parameters stay float64."""
+        self.dtype = dtype
+
+    def hybrid_forward(self, F, x, gamma, beta, running_mean, running_var):
+        """Each channel of the one image normalized over its pixels, in float64, rounded to the network's dtype."""
+        stats = {"eps": EPS, "fix_gamma": True, "use_global_stats": False, "axis": 1}
+        y = F.BatchNorm(F.cast(x, "float64"), gamma, beta, running_mean, running_var, **stats)
+        return F.cast(y, self.dtype)
 
 
 class BottleneckBlock(nn.HybridBlock):
@@ -42,9 +67,9 @@ class BottleneckBlock(nn.HybridBlock):
         mid = cout // 4
         with self.name_scope():
             self.conv1, self.conv2, self.conv3 = conv(cin, mid, 1), conv(mid, mid, 3), conv(mid, cout, 1)
-            self.norm1, self.norm2, self.norm3 = instance_norm(mid), instance_norm(mid), instance_norm(cout)
+            self.norm1, self.norm2, self.norm3 = InstanceNorm(mid), InstanceNorm(mid), InstanceNorm(cout)
             self.shortcut = conv(cin, cout, 1) if cin != cout else None
-            self.norm_shortcut = instance_norm(cout) if cin != cout else None
+            self.norm_shortcut = InstanceNorm(cout) if cin != cout else None
 
     def hybrid_forward(self, F, x):
         """The block's output."""
@@ -125,13 +150,14 @@ class Generator(nn.Block):
 def canonical(net: HRNet) -> dict[str, mx.gluon.Parameter]:
     """The generator's Gluon parameters under canonical names ('layer1_1.conv1.weight', ...); the instance
     norms' fixed scale, shift and unused running statistics are not among them."""
-    return {k: p for k, p in net._collect_params_with_prefix().items() if not k.split(".")[-2].startswith("norm")}
+    params = net._collect_params_with_prefix().items()
+    return {k: p for k, p in params if not any(part.startswith("norm") for part in k.split(".")[:-1])}
 
 
 def build(arrays: Mapping[str, np.ndarray], dtype: str, ctx: mx.Context) -> Generator:
     """A hybridized HRNet holding validated canonical arrays, trainable, in ``dtype``."""
     net = HRNet()
-    net.collect_params(".*batchnorm.*").initialize(ctx=ctx)  # gamma 1, beta 0: fixed (scale, center off)
+    net.collect_params(".*instancenorm.*").initialize(ctx=ctx)  # gamma 1, beta 0: fixed, float64
     net.cast(dtype)
     params = canonical(net)
     assert set(params) == set(arrays), sorted(set(params) ^ set(arrays))

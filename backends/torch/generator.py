@@ -19,6 +19,13 @@ def conv(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2, device="meta")
 
 
+def instance_norm(x: torch.Tensor) -> torch.Tensor:
+    """InstanceNorm2d's defaults (no affine parameters, biased variance, eps 1e-5), computed in float64 and rounded
+    once to x's dtype: in float32, torch's own is up to 26 units of roundoff off where a channel's mean is large
+    against its spread, and its first steps then drift from float64 10x faster than rounding (docs/porting.md)."""
+    return F.instance_norm(x.double()).to(x.dtype)
+
+
 class BottleneckBlock(nn.Module):
     """1x1 to out/4, 3x3, 1x1 to out, each then InstanceNorm2d (no affine, eps 1e-5) and ReLU; plus the input,
     or its 1x1 conv + InstanceNorm shortcut when the channel counts differ; then ReLU."""
@@ -31,10 +38,10 @@ class BottleneckBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The block's output."""
-        out = F.relu(F.instance_norm(self.conv1(x)))
-        out = F.relu(F.instance_norm(self.conv2(out)))
-        out = F.relu(F.instance_norm(self.conv3(out)))
-        residual = x if self.shortcut is None else F.instance_norm(self.shortcut(x))
+        out = F.relu(instance_norm(self.conv1(x)))
+        out = F.relu(instance_norm(self.conv2(out)))
+        out = F.relu(instance_norm(self.conv3(out)))
+        residual = x if self.shortcut is None else instance_norm(self.shortcut(x))
         return F.relu(out + residual)  # the document's in-place `out += residual` would break ReLU's backward
 
 

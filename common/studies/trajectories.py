@@ -14,6 +14,7 @@ from ..core.interface import Backend
 from ..core.objective import LossWeights, make_objective
 from ..core.photoreal_objective import PhotorealObjective
 from ..core.recipe import CONTENT_LAYERS, STYLE_LAYERS
+from ..core.training import Trainer
 from ..jobs.gatys import noise_image
 from ..jobs.presets import get
 from . import envelope
@@ -61,18 +62,33 @@ def trajectory(
 def float32_row(
     a: Backend, b: Backend, what: str, run: RowRun, whole_run: bool = False, references: References | None = None
 ) -> Check:
-    """A float32 training row: each backend's run held to its own float64 run within MULTIPLE x the envelope.
+    """A float32 training row: each backend's run held to its own float64 run within MULTIPLE x the envelope (at
+    every step, or over the whole run), its first step to the float64 run's in size, the envelope's first updates
+    in the directions of each backend's float32 run (envelope.py).
 
     ``references`` keeps the measured float64 runs and envelope by row (``what``), so that other float32 runs of
     the same row (tests inject errors into them) are judged without measuring again.
     """
-    ha, hb = run(a, "float32", None), run(b, "float32", None)
+    recorders: dict[str, envelope.FirstUpdate] = {}
+
+    def recording(ops: Backend) -> envelope.Wrap:
+        """A wrap for the backend's float32 trainer that records the signs of its first update."""
+
+        def wrap(trainer: Trainer) -> envelope.FirstUpdate:
+            recorders[ops.name] = envelope.FirstUpdate(trainer)
+            return recorders[ops.name]
+
+        return wrap
+
+    ha, hb = run(a, "float32", recording(a)), run(b, "float32", recording(b))
     ref = references.get(what) if references is not None else None
     if ref is None:
-        ref = envelope.measure(lambda wrap: run(a, "float64", wrap), lambda wrap: run(b, "float64", wrap))
+        signs = tuple(recorders[ops.name].signs if ops.name in recorders else None for ops in (a, b))
+        ref = envelope.measure(lambda w: run(a, "float64", w), lambda w: run(b, "float64", w), signs)
         if references is not None:
             references[what] = ref
-    verdict = envelope.judge(ha, hb, ref, whole_run)
+    first = (recorders.get(a.name), recorders.get(b.name))
+    verdict = envelope.judge(ha, hb, ref, whole_run, first)
     diff, rel = step_differences(ha, hb)
     tolerance = f"<= {envelope.MULTIPLE:g}x envelope"
     return Check(what, "float32", diff, rel, tolerance, verdict.passed, verdict.as_dict((a.name, b.name)))
@@ -98,7 +114,7 @@ def trajectory_row(
 
     def run(ops: Backend, run_dtype: str, wrap: envelope.Wrap | None) -> np.ndarray:
         history, final = trajectory(ops, content, style, size, run_dtype, init, steps, lr, seed, wrap)
-        if run_dtype == dtype and wrap is None:
+        if run_dtype == dtype:  # the row's own run (the envelope's runs are float64 runs of a float32 row)
             finals[ops.name] = final
         return history
 
@@ -152,7 +168,8 @@ def generator_checks(
 
     The size is cut down to multiples of 4, which the generator needs. A float32 training run is held to its own
     float64 run within MULTIPLE x the envelope's largest value over the run (envelope.py: the generator's float32
-    error comes mostly from its backward pass, which parameter noise reaches only some steps later).
+    error comes mostly from its backward pass, which parameter noise reaches only some steps later), and its first
+    step to the float64 run's in size.
     """
     size = (size[0] // 4 * 4, size[1] // 4 * 4)
     tol = TOLERANCES[dtype]
