@@ -3,6 +3,7 @@ driver leaves behind (temporary files, a Ray folder) removed, and the worker's j
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -81,6 +82,27 @@ def test_the_settings_hash_follows_the_inputs_bytes_not_their_paths(tmp_path: Pa
     assert ledger.settings_hash(settings, {**fp, c: "0" * 64}) != h  # the content's bytes changed
     assert ledger.settings_hash(settings.replace(steps=499), fp) != h
     assert ledger.settings_hash(settings.replace(log=str(tmp_path / "r.json")), fp) != h  # another file asked for
+
+
+def test_the_settings_hash_covers_what_decides_the_result_and_nothing_at_its_default(tmp_path: Path) -> None:
+    """Settings that decide nothing (where the image goes, the preset's name, checkpoints, quiet) leave the hash
+    alone; a setting at its default is not in it, so a new setting, declared at its default, reruns no job."""
+    plain = ledger.settings_hash(common.Settings(), {})
+    for change in ({"output": "x.png"}, {"preset": "d2l"}, {"checkpoint_every": 7}, {"quiet": True}, {"save_every": 3}):
+        assert ledger.settings_hash(common.Settings(**change), {}) == plain, change
+    for change in ({"backend": "mxnet"}, {"pooling": "avg"}, {"device": "cuda:0"}, {"method": "hrnet"}):
+        assert ledger.settings_hash(common.Settings(**change), {}) != plain, change
+    expected = json.dumps({"version": ledger.HASH_VERSION, "settings": {"steps": 5}}, sort_keys=True)
+    assert ledger.settings_hash(common.Settings(steps=5), {}) == hashlib.sha256(expected.encode()).hexdigest()
+
+
+def test_the_defaults_that_decide_a_result_are_those_of_the_hash_version() -> None:
+    """The hash leaves defaults out: a changed default must come with a new HASH_VERSION, or finished jobs would be
+    kept that the new default would compute differently. On a change: bump ledger.HASH_VERSION, update this pin."""
+    defaults = common.Settings().as_dict()
+    digest = json.dumps({name: defaults[name] for name in ledger.hashed_settings()}, sort_keys=True)
+    pinned = {2: "3f5123bb4777d33f"}
+    assert hashlib.sha256(digest.encode()).hexdigest()[:16] == pinned[ledger.HASH_VERSION]
 
 
 def test_the_ledger_keeps_the_latest_line_drops_a_cut_one_and_admits_one_driver(tmp_path: Path) -> None:

@@ -16,7 +16,8 @@ from test_cli import run
 import cli
 from common import UserError
 from common.core import hrnet
-from common.jobs import flags, gatys, models, photoreal, presets
+from common.jobs import flags, models, presets
+from common.jobs.settings import check_method
 
 # Two different valid values of every flag of nst stylize (on/off flags: the two spellings).
 TWICE: dict[str, tuple[list[str], list[str]]] = {
@@ -207,7 +208,7 @@ def test_every_explicit_flag_overrides_every_preset_value(preset, key, capsys) -
     hrnet_method = p.values["method"] == "hrnet"
     try:
         s = flags.settings_from(vars(args)).validated()
-        (photoreal.check_supported if hrnet_method else gatys.check_supported)(s)
+        check_method(s)
     except UserError as e:  # allowed only where the method has no use for the flag, and naming it
         assert argv[0].replace("--no-", "--") in str(e), (preset, key, str(e))
         assert hrnet_method != (key in ("style_max_side", "style_gram")), str(e)  # photoreal-only flags

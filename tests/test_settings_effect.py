@@ -27,7 +27,7 @@ from settings_effect_support import Outcome, Sim, differences, simulate
 import cli
 from common.core import layers, reference
 from common.core.weights import random_vgg19
-from common.jobs.settings import Settings
+from common.jobs.settings import SPECS, Role, Settings
 
 LOSSES_REL = 1e-9  # float64 against float64: both backends agree with the simulation to 7e-13 or better
 FLOAT32_REL = 1e-5  # a float32 computation of the losses against float64 (measured 2e-7)
@@ -203,6 +203,15 @@ def test_every_field_of_settings_is_classified_once() -> None:
     for setting, cases in DECIDES.items():
         assert cases and all(c.kind in CHECKS for c in cases)
         assert all(setting in simulated for c in cases if c.kind in ("run", "first")), setting
+
+
+def test_the_classification_agrees_with_the_declarations() -> None:
+    """A setting its declaration says decides the result (common/jobs/declared.py) has a case here, and one it says
+    decides nothing has none; the declarations' deciding settings that are no computation (which implementation,
+    where it runs) are named."""
+    for name, spec in SPECS.items():
+        declared = spec.role is Role.INPUT or (spec.role is Role.RECIPE and spec.decides)
+        assert (name in DECIDES) == (declared and name not in ("backend", "device")), name
 
 
 @pytest.mark.parametrize("setting, case", CASES)

@@ -10,19 +10,18 @@ from typing import Any
 
 from ..core import weights
 from ..core.errors import UserError
-from ..jobs import flags, gatys, images
-from ..jobs.outputs import IMAGE_EXTENSIONS, check_writable
-from ..jobs.photoreal import check_supported
+from ..jobs import flags, images
+from ..jobs.outputs import check_writable
+from ..jobs.paths import is_path
 from ..jobs.run import content_path, style_paths
+from ..jobs.settings import SPECS, check_method
 from . import ledger
 from .manifest import OUTPUT_PATHS, Job, output_name
 
+# An output's extensions and what messages call it (the setting's name, as a manifest column names it).
 EXTENSIONS = {
-    "output": (IMAGE_EXTENSIONS, "output"),
-    "log": ((".json",), "run record (log)"),
-    "plot": ((".png",), "loss plot (plot)"),
-    "gif": ((".gif",), "animation (gif)"),
-    "save_model": ((".npz",), "model (save_model)"),
+    name: (SPECS[name].extensions, f"{SPECS[name].called or name} ({name})" if name != "output" else "output")
+    for name in OUTPUT_PATHS
 }
 BATCH_FILES = (ledger.NAME, "summary.csv", "summary.md", "summary.json", "contact_sheet.png")
 
@@ -65,23 +64,23 @@ def build(job: Job, defaults: dict[str, Any], preset: str | None, outdir: Path, 
         s = s.replace(device="cuda:0")  # Ray gives the task one GPU, which it sees as the first
     elif s.device != "cpu":
         raise UserError(f"--device must be cpu or cuda, not {s.device!r}")
-    (check_supported if s.method == "hrnet" else gatys.check_supported)(s)
+    check_method(s)
     content, styles = content_path(s), style_paths(s)
     s = s.replace(content=content, style=tuple(styles))
     job.inputs = [("content", content)] + [("style", p) for p in styles]
     inputs.check(content, "content image")
     for path in styles:
         inputs.check(path, "style image")
-    if s.init not in ("content", "noise", "style"):
+    if is_path("init", s.init):
         inputs.check(s.init, "--init image", min_size=False)
         job.inputs.append(("init", s.init))
-    if s.weights not in ("auto", "imagenet", "random"):
+    if is_path("weights", s.weights):
         weights.file_format(s.weights)
     for name in OUTPUT_PATHS:
         if getattr(s, name):
             extensions, what = EXTENSIONS[name]
             check_writable(getattr(s, name), extensions, what)
-    files = [p for _, p in job.inputs] + ([s.weights] if s.weights not in ("auto", "imagenet", "random") else [])
+    files = [p for _, p in job.inputs] + ([s.weights] if is_path("weights", s.weights) else [])
     job.settings = s
     job.hash = ledger.settings_hash(s, {p: inputs.fingerprint(p) for p in files})
     out = Path(s.output)

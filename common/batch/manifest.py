@@ -18,27 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core import layers
 from ..core.errors import UserError
 from ..jobs.outputs import IMAGE_EXTENSIONS
-from ..jobs.settings import FIELD_NAMES, Settings
+from ..jobs.settings import FIELD_NAMES, SPECS, Role, Settings, named, path_settings
+from ..jobs.value_lists import Files
+from ..jobs.values import KeywordOrPath
 
-OUTPUT_PATHS = ("output", "log", "plot", "gif", "save_model")
-INTS = {"style_max_side", "max_side", "min_side", "steps", "lr_decay_every", "seed"}
-FLOATS = {"style_scale", "lr", "lr_decay_factor", "content_weight", "style_weight", "tv_weight"}
-FLOAT_LISTS = {"style_weights", "style_layer_weights", "scales"}
-BOOLS = {"normalize", "clamp", "preserve_colors"}
-KEYWORDS = {"init": ("content", "noise", "style"), "weights": ("auto", "imagenet", "random")}  # else a path
-# Settings a batch job cannot take: each job runs whole, in a worker, with no progress bar of its own.
-REFUSED = {
-    "stages": "is set by presets only",
-    "checkpoint": "is not supported by nst batch (a job that stops is run again whole)",
-    "checkpoint_every": "is not supported by nst batch",
-    "resume": "is not supported by nst batch",
-    "save_every": "is not supported by nst batch",
-    "quiet": "is not a job setting in nst batch (nst batch --quiet hides the progress bar)",
-}
-TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+# Settings a batch job cannot take (each job runs whole, in a worker, with no progress bar of its own), and why.
+REFUSED = {name: spec.batch for name, spec in SPECS.items() if spec.batch}
+OUTPUT_PATHS = tuple(name for name in path_settings(Role.OUTPUT) if name not in REFUSED)  # the files a job writes
+INPUT_PATHS = path_settings(Role.INPUT)  # content, style, and --init or --weights where they name a file
+NO_GRID = (*named(Role.INPUT), *OUTPUT_PATHS)  # files: --content, --style and each job's own outputs
 
 
 @dataclass
@@ -65,43 +55,18 @@ def flag(name: str) -> str:
 
 
 def parse_text(name: str, text: str) -> Any:
-    """A setting's value from text (a CSV cell or a --grid value); UserError naming the setting."""
-    text = text.strip()
-    try:
-        if name in INTS:
-            return int(text)
-        if name in FLOATS:
-            return float(text)
-        if name in FLOAT_LISTS:
-            return tuple(float(v) for v in re.split(r"[\s,;]+", text) if v)
-        if name == "size":
-            return tuple(int(v) for v in re.split(r"[\sx,;]+", text.lower()) if v)
-        if name in ("content_layers", "style_layers"):
-            return layers.parse(text.replace(";", ","))
-        if name == "style":
-            return tuple(v.strip() for v in text.split(";") if v.strip())
-    except ValueError as e:
-        raise UserError(f"{flag(name)}: cannot read {text!r} ({e})") from e
-    if name in BOOLS:
-        if text.lower() not in TRUE + FALSE:
-            raise UserError(f"{flag(name)} must be true or false, not {text!r}")
-        return text.lower() in TRUE
-    return text
+    """A setting's value from text (a CSV cell or a --grid value), as its declaration reads it; UserError naming it."""
+    return SPECS[name].kind.read(flag(name), text)
 
 
 def from_json(name: str, value: Any) -> Any:
-    """A setting's value from a JSON Lines row: lists become tuples, text is read as a CSV cell would be."""
-    if isinstance(value, str):
-        return parse_text(name, value) if name not in ("style",) else (value,)
-    if isinstance(value, list):
-        return tuple(value)
-    return value
+    """A setting's value from a JSON Lines row, as its declaration reads JSON (lists become tuples, text is read as a
+    CSV cell would be); UserError naming the setting for a value of the wrong type."""
+    return SPECS[name].kind.from_json(flag(name), value)
 
 
 def check_name(name: str) -> None:
     """UserError for a name that is no setting of a job."""
-    if name == "preset":
-        return
     if name not in FIELD_NAMES:
         raise UserError(f"unknown setting {name!r}")
     if name in REFUSED:
@@ -117,11 +82,12 @@ def resolve_paths(values: dict[str, Any], inputs: Path, outputs: Path) -> dict[s
         return str(path if path.is_absolute() else base / path)
 
     for name, value in values.items():
-        if name in ("content",) and value:
-            out[name] = under(inputs, value)
-        elif name == "style":
+        kind = SPECS[name].kind if name in SPECS else None
+        if name in path_settings(Role.INPUT) and isinstance(kind, Files):
             out[name] = tuple(under(inputs, v) for v in value)
-        elif name in KEYWORDS and value not in KEYWORDS[name]:
+        elif (
+            name in path_settings(Role.INPUT) and value and (not isinstance(kind, KeywordOrPath) or kind.is_path(value))
+        ):
             out[name] = under(inputs, value)
         elif name in OUTPUT_PATHS and value:
             out[name] = under(outputs, value)
@@ -216,7 +182,7 @@ def parse_grid(items: dict[str, list[Any]] | list[str]) -> dict[str, list[Any]]:
     grid: dict[str, list[Any]] = {}
     pairs = items.items() if isinstance(items, dict) else [_split_grid(item) for item in items]
     for name, values in pairs:
-        if name in ("content", "style") or name in OUTPUT_PATHS:
+        if name in NO_GRID:
             raise UserError(f"--grid {name}: give contents and styles with --content and --style")
         try:
             check_name(name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,7 @@ from ..core.reference import IMAGENET_MEAN, IMAGENET_STD
 from ..core.training import StepRecord, Trainer
 from . import checkpoint, images, memory, outputs, paths, presets
 from .run import Observer, content_path, style_paths
-from .settings import Settings, Stage
-
-# Settings a resumed run may change: where things are written and how much is said. The rest decides the result.
-OUTPUT_SETTINGS = {
-    *("output", "log", "plot", "gif", "save_every", "checkpoint", "checkpoint_every", "resume", "quiet"),
-    "save_model",
-}
-NOW_ONLY = {"resume", "quiet"}  # about this process: never taken from the checkpoint
+from .settings import SPECS, Role, Settings, Stage, named
 
 
 def noise_image(seed: int, size: tuple[int, int]) -> np.ndarray:
@@ -107,27 +100,16 @@ def resumed_settings(s: Settings, ckpt: checkpoint.Checkpoint) -> Settings:
     """
     saved = Settings.from_dict(ckpt.settings)
     now, unasked = s.validated(), presets.settings({}, s.preset)
-    for f in fields(Settings):
-        if f.name in OUTPUT_SETTINGS:
-            continue
-        value, then = getattr(now, f.name), getattr(saved, f.name)
-        if not paths.same_inputs(f.name, value, then) and value != getattr(unasked, f.name):
-            if f.name == "method":
+    for name in named(Role.RECIPE) + named(Role.INPUT):
+        value, then = getattr(now, name), getattr(saved, name)
+        if not paths.same_inputs(name, value, then) and value != getattr(unasked, name):
+            if name == "method":
                 raise UserError(f"the checkpoint holds a run of the {then} method; resume it without choosing one")
-            flag = "--" + f.name.replace("_", "-")
+            flag = SPECS[name].label
             raise UserError(f"{flag} cannot change when resuming: the checkpoint was made with {flag} {then}")
-    given = {name: getattr(s, name) for name in OUTPUT_SETTINGS if name in NOW_ONLY or getattr(s, name) is not None}
+    given = {name: getattr(s, name) for name in named(Role.OUTPUT) if getattr(s, name) is not None}
+    given.update({name: getattr(s, name) for name in named(Role.NOW)})  # about this process: never the checkpoint's
     return saved.replace(**given)
-
-
-def check_supported(s: Settings) -> None:
-    """UserError for a setting only the photoreal method has."""
-    if s.save_model:
-        raise UserError("--save-model saves a trained generator: it needs the photoreal method (nst photoreal)")
-    if s.style_max_side is not None:
-        raise UserError("--style-max-side is for the photoreal method (nst photoreal); use --style-scale here")
-    if s.style_gram != "per-pixel":
-        raise UserError("--style-gram sum is for the photoreal method (nst photoreal); d2l's Gram is per pixel")
 
 
 def frame_paths(s: Settings, total_steps: int) -> list[str]:

@@ -13,12 +13,11 @@ from pathlib import Path
 
 from ..core.errors import UserError
 from ..core.files import shown
-from .settings import Settings
+from .settings import SPECS, Role, Settings, path_settings
+from .values import KeywordOrPath
 
 Named = tuple[str, str]  # (the flag that names a file, its path)
-KEYWORDS = {"init": ("content", "noise", "style"), "weights": ("auto", "imagenet", "random")}
-INPUT_PATHS = ("content", "init", "weights", "resume")  # single-path input settings; style is a list
-OUTPUT_PATHS = ("output", "log", "plot", "gif", "checkpoint", "save_model")
+OUTPUT_PATHS = path_settings(Role.OUTPUT)  # output, log, plot, gif, checkpoint, save_model
 # Outputs derived from another flag, and the flag to change to move them.
 FIX = {"--save-every": "--output", "the checkpoint an interruption writes": "--checkpoint"}
 
@@ -73,7 +72,8 @@ def check_distinct(
 
 def is_path(setting: str, value: str | None) -> bool:
     """Whether a setting's value names a file (not a keyword such as --init noise or --weights random)."""
-    return bool(value) and value not in KEYWORDS.get(setting, ())
+    kind = SPECS[setting].kind
+    return kind.is_path(value) if isinstance(kind, KeywordOrPath) else bool(value)
 
 
 def absolute(value: str | None) -> str | None:
@@ -84,19 +84,23 @@ def absolute(value: str | None) -> str | None:
 
 def absolute_paths(s: Settings) -> Settings:
     """Settings with every file path absolute, so that they mean the same files from any folder."""
-    changes = {name: absolute(getattr(s, name)) for name in (*OUTPUT_PATHS, "content", "resume")}
-    changes["style"] = tuple(absolute(p) for p in s.style)
-    for name in ("init", "weights"):
-        if is_path(name, getattr(s, name)):
-            changes[name] = absolute(getattr(s, name))
+    changes = {name: absolute(getattr(s, name)) for name in (*OUTPUT_PATHS, "resume")}
+    for name in path_settings(Role.INPUT):
+        value = getattr(s, name)
+        if isinstance(value, tuple):
+            changes[name] = tuple(absolute(p) for p in value)
+        elif is_path(name, value):
+            changes[name] = absolute(value)
     return s.replace(**changes)
 
 
 def same_inputs(setting: str, now: object, then: object) -> bool:
     """Whether two values of an input setting name the same files (a path by any spelling is the same path)."""
-    if setting == "style":
+    if setting not in path_settings(Role.INPUT):
+        return now == then
+    if isinstance(now, tuple) and isinstance(then, tuple):
         return len(now) == len(then) and all(same_file(a, b) for a, b in zip(now, then, strict=True))
-    if setting in ("content", "init", "weights") and is_path(setting, now) and is_path(setting, then):
+    if is_path(setting, now) and is_path(setting, then):
         return same_file(now, then)
     return now == then
 

@@ -34,41 +34,12 @@ from .run import (
     warn_if_squashed,
     write_record,
 )
-from .settings import Settings
+from .settings import Settings, check_method, output_files
 from .signals import stop_on_signals
 
-OUTPUTS = (
-    ("log", (".json",), "run record (--log)"),
-    ("plot", (".png",), "loss plot (--plot)"),
-    ("checkpoint", (".npz",), "checkpoint (--checkpoint)"),
-    ("save_model", (".npz",), "model (--save-model)"),
-)
-
-# Settings of the Gatys method that have no meaning for a generator, and the value that means "not used".
-UNSUPPORTED = {
-    "optimizer": "adam",
-    "init": "content",
-    "clamp": False,
-    "precision": "fp32",
-    "gif": None,
-    "style_scale": None,
-    "style_weights": (),
-    "stages": (),
-    "scales": (1.0,),
-}
 # Above this many times the output's pixels, a style image's summed Gram matrices (--style-gram sum) are out of
 # reach of in-range pixels: the README's measurements (4x drifts to black) and the warning's threshold.
 STYLE_PIXELS_WARNING = 2.0
-
-
-def check_supported(s: Settings) -> None:
-    """UserError naming the first setting the photoreal method does not support."""
-    for name, unused in UNSUPPORTED.items():
-        if getattr(s, name) != unused:
-            flag = "--" + name.replace("_", "-")
-            raise UserError(f"{flag} is not supported by the photoreal (HRNet generator) method")
-    if len(s.style) > 1:
-        raise UserError("the photoreal method takes one style image")
 
 
 def style_size(style: Image.Image, max_side: int | None) -> tuple[int, int]:
@@ -139,8 +110,8 @@ def job(
     observer: Observer | None = None,
 ) -> Result:
     """The photoreal job for resolved settings: check, load, train (from the checkpoint if given), write."""
-    check_supported(s)
-    check_outputs(s, OUTPUTS, derived_outputs(s, s.steps))
+    check_method(s)
+    check_outputs(s, output_files(s.method), derived_outputs(s, s.steps))
     check_input_files(s)
     inputs = Inputs.load(s)
     if ckpt is not None and ckpt.fingerprints != inputs.fingerprints:

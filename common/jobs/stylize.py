@@ -24,7 +24,6 @@ from .gatys import (
     Run,
     check_memory,
     check_stage_sizes,
-    check_supported,
     derived_outputs,
     make_trainer,
     noise_image,
@@ -46,16 +45,8 @@ from .run import (
     warn_if_squashed,
     write_record,
 )
-from .settings import Settings
+from .settings import Settings, check_method, output_files
 from .signals import stop_on_signals
-
-# The outputs of a stylize run besides --output: (setting, extensions, what), checked before any work.
-OUTPUTS = (
-    ("log", (".json",), "run record (--log)"),
-    ("plot", (".png",), "loss plot (--plot)"),
-    ("gif", (".gif",), "animation (--gif)"),
-    ("checkpoint", (".npz",), "checkpoint (--checkpoint)"),
-)
 
 
 def stylize(
@@ -84,9 +75,9 @@ def _gatys(
     observer: Observer | None,
 ) -> Result:
     """The Gatys method: check, load, optimize every stage, write."""
-    check_supported(s)
+    check_method(s)
     stages = s.run_stages()
-    check_outputs(s, OUTPUTS, derived_outputs(s, sum(stage.steps for stage in stages)))
+    check_outputs(s, output_files(s.method), derived_outputs(s, sum(stage.steps for stage in stages)))
     check_input_files(s)
     inputs = Inputs.load(s)
     if ckpt is not None and ckpt.fingerprints != inputs.fingerprints:

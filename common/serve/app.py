@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from ..core.errors import UserError
 from ..core.registry import BACKENDS
 from ..jobs import presets
-from ..jobs.settings import Settings
+from ..jobs.settings import SPECS, Settings
 from . import events, intake, store
 from .runs import Conflict, Manager
 
@@ -66,7 +66,8 @@ def options(request: Request) -> dict[str, Any]:
         "backends": list(BACKENDS),
         "defaults": store.clean(Settings().as_dict()),
         "editable": list(intake.EDITABLE),
-        "weights": list(intake.WEIGHTS),
+        "settings": {name: SPECS[name].as_json() for name in intake.EDITABLE},
+        "weights": list(SPECS["weights"].kind.keywords),
         "max_upload_bytes": intake.MAX_UPLOAD_BYTES,
         "max_runs": manager_of(request).max_runs,
     }

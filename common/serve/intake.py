@@ -23,44 +23,15 @@ from ..core import layers
 from ..core.errors import UserError
 from ..core.hrnet import check_size as check_generator_size
 from ..jobs import gatys, images, outputs, presets, samples
-from ..jobs import photoreal as photoreal_job
 from ..jobs.run import run_size
-from ..jobs.settings import INITS, Settings
+from ..jobs.settings import SPECS, Settings, check_method
+from ..jobs.values import KeywordOrPath
 from . import store
 
 MAX_UPLOAD_BYTES = 25 * 2**20
 SAMPLES = ("chelsea.png", "ihc.png", "astronaut.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg")
-WEIGHTS = ("auto", "imagenet", "random")  # a weights file would be a path: not from a client
-# Settings a client may give: none of them names a file.
-EDITABLE = (
-    "size",
-    "max_side",
-    "min_side",
-    "scales",
-    "steps",
-    "optimizer",
-    "lr",
-    "lr_decay_every",
-    "lr_decay_factor",
-    "content_weight",
-    "style_weight",
-    "tv_weight",
-    "content_layers",
-    "style_layers",
-    "style_layer_weights",
-    "style_scale",
-    "style_max_side",
-    "pooling",
-    "normalize",
-    "clamp",
-    "init",
-    "preserve_colors",
-    "seed",
-    "dtype",
-    "precision",
-    "weights",
-    "checkpoint_every",
-)
+# Settings a client may give (their declarations say so): none of them names a file.
+EDITABLE = tuple(name for name, spec in SPECS.items() if spec.page)
 EXTENSIONS = {"PNG": ".png", "JPEG": ".jpg", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
 
 
@@ -95,21 +66,17 @@ def sample(name: str) -> Path:
 
 
 def explicit_settings(given: dict[str, Any]) -> dict[str, Any]:
-    """The client's settings as the CLI's explicit flags (lists as tuples, layer lists parsed), or UserError."""
+    """The client's settings as the CLI's explicit flags, each read from JSON as its declaration reads it (a number
+    where a number is meant, true or false for a switch, a keyword where a file could be named), or UserError."""
     explicit: dict[str, Any] = {}
     for key, value in given.items():
         if key not in EDITABLE:
             raise UserError(f"setting {key!r} cannot be given here; the settings are {', '.join(EDITABLE)}")
-        if key in ("content_layers", "style_layers") and isinstance(value, str):
-            try:
-                value = layers.parse(value)
-            except ValueError as e:
-                raise UserError(str(e)) from e
-        explicit[key] = tuple(value) if isinstance(value, list) else value
-    if explicit.get("weights", "auto") not in WEIGHTS:
-        raise UserError(f"--weights must be one of {', '.join(WEIGHTS)} here, not {explicit['weights']!r}")
-    if not isinstance(explicit.get("init", "content"), str) or explicit.get("init", "content") not in INITS:
-        raise UserError(f"--init must be one of {', '.join(INITS)} here, not {explicit['init']!r}")
+        spec = SPECS[key]
+        value = spec.kind.from_json(spec.label, value)
+        if isinstance(spec.kind, KeywordOrPath) and spec.kind.is_path(value):
+            raise UserError(f"{spec.label} must be one of {', '.join(spec.kind.keywords)} here, not {value!r}")
+        explicit[key] = value
     if explicit.get("optimizer") == "lbfgs" and "lr" not in explicit:
         explicit["lr"] = 1.0  # as nst stylize: L-BFGS's own default
     return explicit
@@ -137,7 +104,7 @@ def preflight(s: Settings, content: Image.Image) -> None:
     """The checks the job makes before loading a framework that can fail on settings alone: UserError if one does."""
     size = run_size(s, content)
     if s.method == "hrnet":
-        photoreal_job.check_supported(s)
+        check_method(s)
         check_generator_size(size, "the content image's size (--size)")
         return
     stages = s.run_stages()
