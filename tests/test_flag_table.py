@@ -34,11 +34,11 @@ def test_the_table_has_a_row_for_every_flag_of_the_command_and_its_real_default(
     assert "| `--steps N` | 1000 |" in photoreal and "--optimizer" not in photoreal  # the preset's, its flags only
 
 
-NEW_SETTING = '''
+NEW_SETTING = """
     tile: int = declare(
         0, R, V.Int(minimum=0, metavar="N"), page=True, help="a setting added for the test: tiles per side"
     )
-'''
+"""
 CHECK = """
 import sys
 sys.path.insert(0, ".")
