@@ -2,10 +2,16 @@
 
     processing.py  tensors in and out, preprocessing      losses.py   gram, content, style, TV
     vgg.py         VGG-19 features and the extractor      trainer.py  SynthesizedImage, Adam, one step
-    weights.py     the framework's weight files and its ImageNet download
+    weights.py     the framework's weight files, its names for the arrays, and its ImageNet download
+    generator.py   the HRNet photorealistic generator
+
+and the same data files, which common/ reads without importing the framework (common/core/registry.py, declared):
+
+    weights.toml   its weight-file format: extensions, first bytes, how refusals name it
+    memory.toml    its fitted memory model, by dtype and precision (written by benchmarks/memory.py)
 
 Nothing here imports a framework: ``common.load_backend(name)`` (common/core/interface.py) imports
-``backends.<name>`` when it is chosen.
+``backends.<name>`` when it is chosen. A new backend is a folder like these and a line in common/core/registry.py.
 """
 
 import importlib

@@ -1,11 +1,17 @@
-"""Peak memory of nst stylize against image size: measured, fitted, and the largest image that fits.
+"""Peak memory of nst stylize and nst photoreal against image size: measured, fitted, and the largest image that fits.
 
-Each run is a fresh process (`cli.py stylize --steps 2`), whose peak resident set size the operating system
-reports (os.wait4). The fit is RSS = base + factor x (bytes of VGG-19's activations up to the deepest layer),
-which is linear in the pixel count; its coefficients are what common/memory.py uses to refuse a run that would
-not fit. Usage:
+Each run is a fresh process (`cli.py stylize --steps 2`; `cli.py photoreal --steps 2` with --method hrnet), whose
+peak resident set size the operating system reports (os.wait4). The fit is RSS = base + factor x (bytes of VGG-19's
+activations up to the deepest layer), which is linear in the pixel count; its coefficients, each backend's own by
+method, are what common/jobs/memory.py uses to refuse a run that would not fit: they live in
+backends/<name>/memory.toml, which this writes. Usage:
 
-    python benchmarks/memory.py                    # writes benchmarks/results/memory.json, prints a table
+    python benchmarks/memory.py                    # writes benchmarks/results/memory.json and the measured modes'
+                                                   # fits into backends/<name>/memory.toml, prints a table
+    python benchmarks/memory.py --fit --out benchmarks/results/memory_epyc.json --modes float32/fp32,float64/fp32
+                                                   # measures nothing: writes those modes' fits from saved results
+    python benchmarks/memory.py --method hrnet --modes float32/fp32,float64/fp32 \
+        --sizes 128x128,256x256,320x480,384x576,512x768 --out benchmarks/results/memory_photoreal.json
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+import tomllib
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from common.core.registry import NAMES  # noqa: E402
 from common.jobs import memory  # noqa: E402
 from common.jobs.record import versions  # noqa: E402
 
@@ -37,18 +46,30 @@ def peak_rss(argv: list[str]) -> int:
     return usage.ru_maxrss * 1024
 
 
-def measure(backend: str, dtype: str, precision: str, sizes: list[tuple[int, int]], tmp: str) -> dict:
+def covering_fit(points: list[dict]) -> tuple[float, float]:
+    """The least-squares line through the measured peaks, its base raised where the line passes below a point by
+    more than the estimate's margin covers (the generator's peak is not linear at small sizes)."""
+    base, factor = memory.fit([pt["activations"] for pt in points], [pt["rss"] for pt in points])
+    return max(base, *(pt["rss"] / memory.MARGIN - factor * pt["activations"] for pt in points)), factor
+
+
+COMMANDS = {"gatys": ["stylize"], "hrnet": ["photoreal"]}  # method -> the command that runs it
+
+
+def measure(backend: str, dtype: str, precision: str, sizes: list[tuple[int, int]], tmp: str, method: str) -> dict:
     """One mode's peaks at the given sizes (2 steps each, seeded random weights) and their fit."""
     points = []
     for h, w in sizes:
-        argv = [sys.executable, str(ROOT / "cli.py"), "stylize", "--backend", backend, "--size", str(h), str(w)]
-        argv += ["--steps", "2", "--weights", "random", "--dtype", dtype, "--precision", precision, "--quiet"]
+        argv = [sys.executable, str(ROOT / "cli.py"), *COMMANDS[method], "--backend", backend]
+        argv += ["--size", str(h), str(w), "--steps", "2", "--weights", "random", "--dtype", dtype, "--quiet"]
+        argv += ["--precision", precision] if precision != "fp32" else []
         rss = peak_rss([*argv, "--output", f"{tmp}/o.png"])
         points.append({"size": [h, w], "rss": rss, "activations": memory.activation_bytes((h, w), dtype)})
-        print(f"{backend} {dtype}/{precision} {h}x{w}: {rss / 2**30:.2f} GiB", file=sys.stderr)
-    base, factor = memory.fit([pt["activations"] for pt in points], [pt["rss"] for pt in points])
+        print(f"{backend} {method} {dtype}/{precision} {h}x{w}: {rss / 2**30:.2f} GiB", file=sys.stderr)
+    base, factor = covering_fit(points)
     return {
         "backend": backend,
+        "method": method,
         "dtype": dtype,
         "precision": precision,
         "points": points,
@@ -60,7 +81,8 @@ def measure(backend: str, dtype: str, precision: str, sizes: list[tuple[int, int
 def main() -> None:
     """Measure, fit, report."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--backends", default="torch,mxnet")
+    p.add_argument("--backends", default=",".join(NAMES))
+    p.add_argument("--method", default="gatys", choices=sorted(COMMANDS), help="gatys: nst stylize; hrnet: photoreal")
     p.add_argument("--modes", default="float32/fp32,float32/bf16,float64/fp32")
     p.add_argument("--out", default=str(HERE / "results" / "memory.json"))
     p.add_argument(
@@ -71,9 +93,21 @@ def main() -> None:
     )
     p.add_argument("--largest", default="", help="backend/dtype/precision=HxW,...: the largest size measured there")
     p.add_argument("--table", action="store_true", help="print the table of the results in --out, measure nothing")
+    p.add_argument(
+        "--fit",
+        action="store_true",
+        help="write the fits of --backends x --modes in the results in --out "
+        "to each backend's memory.toml, measure nothing",
+    )
+    p.add_argument("--no-fit", action="store_true", help="measure, but leave the backends' memory.toml as they are")
     args = p.parse_args()
-    if args.table:
+    if args.table or args.fit:
         saved = json.loads(Path(args.out).read_text())
+        modes = [tuple(m.split("/")) for m in args.modes.split(",")]
+        chosen = [r for r in saved["results"] if r["backend"] in args.backends.split(",")]
+        if args.fit:
+            chosen = [r for r in chosen if (r["dtype"], r["precision"]) in modes]
+            write_fits([r for r in chosen if r.get("method", memory.GATYS) == args.method], args.out, saved["machine"])
         print(table(saved["results"], saved["machine"]))
         return
     sizes = [tuple(map(int, x.split("x"))) for x in args.sizes.split(",")]
@@ -85,10 +119,50 @@ def main() -> None:
                 dtype, precision = mode.split("/")
                 cap = largest.get(f"{backend}/{dtype}/{precision}")
                 todo = sizes if cap is None else [s for s in sizes if s[0] * s[1] <= cap[0] * cap[1]]
-                results.append(measure(backend, dtype, precision, todo, tmp))
+                results.append(measure(backend, dtype, precision, todo, tmp, args.method))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"machine": versions(), "results": results}, indent=2) + "\n")
+    if not args.no_fit:
+        write_fits(results, args.out, versions())
     print(table(results, versions()))
+
+
+FIT_HEADER = """\
+# Peak memory of nst stylize (method gatys) and nst photoreal (method hrnet) on the {name} backend, for
+# common/jobs/memory.py: base + factor x the bytes of VGG-19's activations up to conv5_1 (bytes), by method, dtype
+# and precision. Written by benchmarks/memory.py (each fit names the results it was fitted to and their CPU; --fit
+# rewrites fits from saved results). Read without importing the framework: a run that would not fit is refused
+# before the backend loads.
+"""
+
+
+def write_fits(results: list[dict], results_file: str, machine: dict, path_of=memory.fit_file) -> None:
+    """Each result's (base, factor), to 4 significant digits, into its backend's memory.toml: a (method, dtype,
+    precision) measured again replaces its fit where it stands, the other fits stay as they are."""
+    where = Path(results_file).resolve()
+    where = str(where.relative_to(ROOT)) if where.is_relative_to(ROOT) else str(where)
+    for name in dict.fromkeys(r["backend"] for r in results):
+        path = Path(path_of(name))
+        fits = tomllib.loads(path.read_text())["fit"] if path.exists() else []
+        for r in (r for r in results if r["backend"] == name):
+            new = {"method": r.get("method", memory.GATYS), "dtype": r["dtype"], "precision": r["precision"]}
+            new |= {"base": r["base"], "factor": r["factor"], "results": where, "cpu": machine["cpu"]}
+            mode = memory.mode_of(new)
+            at = next((i for i, fit in enumerate(fits) if memory.mode_of(fit) == mode), None)
+            if at is None:
+                fits.append(new)
+            else:
+                fits[at] = new
+        path.write_text(FIT_HEADER.format(name=name) + "".join(fit_table(fit) for fit in fits))
+
+
+def fit_table(fit: dict) -> str:
+    """One [[fit]] table of memory.toml, the coefficients to 4 significant digits."""
+    lines = ["", "[[fit]]", f"method = {json.dumps(fit.get('method', memory.GATYS))}"]
+    lines += [f"dtype = {json.dumps(fit['dtype'])}", f"precision = {json.dumps(fit['precision'])}"]
+    lines += [f"base = {fit['base']:.4g}", f"factor = {fit['factor']:.4g}"]
+    lines += [f"results = {json.dumps(fit['results'])}", f"cpu = {json.dumps(fit['cpu'])}"]
+    return "\n".join(lines) + "\n"
 
 
 def table(results: list[dict], machine: dict) -> str:
@@ -97,10 +171,10 @@ def table(results: list[dict], machine: dict) -> str:
     lines = [
         f"Machine: {machine['cpu']}, {machine['cores']} cores",
         "",
-        "| backend | dtype / precision | GiB at "
+        "| backend | method | dtype / precision | GiB at "
         + " | ".join(f"{h}x{w}" for h, w in sizes)
         + " | fit: worst error | largest 4:3 image in 24 GiB |",
-        "|---|---|" + "---:|" * (len(sizes) + 2),
+        "|---|---|---|" + "---:|" * (len(sizes) + 2),
     ]
     for r in results:
         rss = {tuple(pt["size"]): pt["rss"] for pt in r["points"]}
@@ -110,7 +184,10 @@ def table(results: list[dict], machine: dict) -> str:
         ]
         worst = max(abs(f - pt["rss"]) / pt["rss"] for f, pt in zip(fitted, r["points"], strict=True))
         h, w = memory.largest_size(24 * 2**30, r["base"], r["factor"], r["dtype"], aspect=3 / 4)
-        lines.append(f"| {r['backend']} | {r['dtype']} / {r['precision']} | {cells} | {worst:.1%} | {h}x{w} |")
+        method = r.get("method", memory.GATYS)
+        lines.append(
+            f"| {r['backend']} | {method} | {r['dtype']} / {r['precision']} | {cells} | {worst:.1%} | {h}x{w} |"
+        )
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from xdist_groups import pytest_xdist_make_scheduler  # noqa: F401  (the hook: p
 import common
 
 BACKEND_NAMES = common.core.registry.NAMES  # the one list of backends
+PAIRS = common.core.registry.pairs()  # every two of them, each pair once: (torch, mxnet) today
 # CI sets NST_REQUIRED_BACKENDS=torch,mxnet: a backend listed here that cannot be imported fails every test
 # that uses it, so a broken install can never hide behind a skip.
 REQUIRED = {name.strip() for name in os.environ.get("NST_REQUIRED_BACKENDS", "").split(",") if name.strip()}
@@ -42,10 +43,21 @@ def backend(request: pytest.FixtureRequest) -> common.Backend:
     return get_backend(request.param)
 
 
+def pair_id(pair: tuple[str, str]) -> str:
+    """A pair's name in test ids: "torch-mxnet"."""
+    return "-".join(pair)
+
+
+@pytest.fixture(params=PAIRS, ids=pair_id)
+def both(request: pytest.FixtureRequest) -> tuple[common.Backend, common.Backend]:
+    """Each pair of backends of the registry in turn (torch and MXNet today), for cross-backend comparisons."""
+    return get_backend(request.param[0]), get_backend(request.param[1])
+
+
 @pytest.fixture
-def both() -> tuple[common.Backend, common.Backend]:
-    """The torch and the MXNet backend, for cross-backend comparisons."""
-    return get_backend("torch"), get_backend("mxnet")
+def every_backend() -> tuple[common.Backend, ...]:
+    """Every backend of the registry, loaded (for a command that compares all that are installed)."""
+    return tuple(get_backend(name) for name in BACKEND_NAMES)
 
 
 @pytest.fixture

@@ -110,6 +110,20 @@ def test_zero_is_a_valid_value_where_it_means_something(name, flag, value, image
         (["--resume", "nowhere.npz"], "nowhere.npz"),
         (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
         (["--precision", "bf16", "--dtype", "float64"], "cannot go with --dtype float64"),
+        # an empty value names no file: refused, never read as "not given" (once the bundled sample, or a failure
+        # after the whole run)
+        (["--style", ""], "--style is empty"),
+        (["--log", ""], "--log is empty"),
+        (["--plot", ""], "--plot is empty"),
+        (["--checkpoint", ""], "--checkpoint is empty"),
+        (["--gif", ""], "--gif is empty"),
+        (["--init", ""], "--init must be content, noise, style or an image path, not ''"),
+        # sizes an image library cannot hold (once an OverflowError traceback)
+        (["--style-scale", "1e9"], "a side is at most 16384 pixels: use a smaller --style-scale"),
+        (["--max-side", "1000000"], "--max-side is 1000000; a side is at most 16384 pixels"),
+        # stages go coarse to fine and end at the result's size (--scales 1,0.5 once wrote a half-size result)
+        (["--scales", "1,0.5"], "the last stage must be at scale 1"),
+        (["--scales", "0.5,2"], "--scales is 2.0; it is at most 1"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else None,
 )
@@ -118,3 +132,24 @@ def test_other_bad_settings_are_refused(name, extra, fragment, image_files, tmp_
     out = tmp_path / "out.png"
     code, _, err = run(stylize_args(name, image_files, out) + extra, capsys)
     assert_refused(code, err, out, fragment)
+
+
+@pytest.mark.parametrize(
+    ("given", "fragment"),
+    [
+        (("--output", ""), "--output is empty"),  # once a traceback after the whole run
+        (("--content", ""), "--content is empty"),  # once the bundled sample, recorded as the current folder
+        (("--size", "20000", "20000"), "--size H is 20000; a side is at most 16384 pixels"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, tuple) else None,
+)
+def test_flags_the_common_arguments_give_are_refused_too(given, fragment, image_files, tmp_path, capsys, monkeypatch):
+    """The flags stylize_args sets itself, given another value instead."""
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.iterdir())
+    args = stylize_args("torch", image_files, tmp_path / "out.png")
+    at = args.index(given[0])
+    args[at : at + len(given)] = given
+    code, _, err = run(args, capsys)
+    assert code == 2 and err.count("\n") == 1 and fragment in err, err
+    assert sorted(tmp_path.iterdir()) == before

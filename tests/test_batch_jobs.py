@@ -21,7 +21,9 @@ from PIL import Image
 
 import cli
 import common
-from common.batch import checks, ledger, local, manifest, worker
+from common.batch import checks, ledger, local, manifest, scheduler, worker
+from common.jobs import checkpoint
+from common.jobs.lifecycle import Outcome
 
 
 def stylize_settings(*argv: str) -> common.Settings:
@@ -75,7 +77,7 @@ def test_csv_cells_and_grid_values_are_read_as_the_flags_would_be(tmp_path: Path
 def test_the_settings_hash_follows_the_inputs_bytes_not_their_paths(tmp_path: Path) -> None:
     (c,), (s,) = make_images(tmp_path, 1, 1)
     settings = common.Settings(content=c, style=(s,), output=str(tmp_path / "o.png"))
-    fp = {c: ledger.fingerprint(c), s: ledger.fingerprint(s)}
+    fp = {c: checkpoint.fingerprint(c), s: checkpoint.fingerprint(s)}
     h = ledger.settings_hash(settings, fp)
     moved = settings.replace(content="/elsewhere/c.png", output="/other.png", quiet=True)
     assert ledger.settings_hash(moved, {"/elsewhere/c.png": fp[c], s: fp[s]}) == h
@@ -215,7 +217,107 @@ def test_the_worker_job_reuses_its_backend_and_names_the_users_paths(tmp_path: P
     assert results[0]["record"]["settings"]["content"] == c and len(results[0]["record"]["history"]) == 3
     assert Image.open(io.BytesIO(results[0]["files"]["output"])).size == (48, 32)
     assert results[1]["status"] == "failed" and str(tmp_path / "o2.png") in results[1]["error"]
+    assert [r["outcome"] for r in results] == [Outcome.COMPLETED, Outcome.DIVERGED, Outcome.COMPLETED]
     assert "output" in results[1]["files"]  # a diverged run keeps its last finite image, as nst stylize does
     assert results[2]["status"] == "ok" and set(results[2]["files"]) == {"output", "save_model"}
     (tmp_path / "shipped.npz").write_bytes(results[2]["files"]["save_model"])
     assert common.jobs.models.load_model(tmp_path / "shipped.npz")[1]["trained_by"] == "torch"
+
+
+def test_a_ledger_line_says_how_the_job_itself_ended(tmp_path: Path) -> None:
+    (c,), (s,) = make_images(tmp_path, 1, 1)
+    (job,) = built(
+        tmp_path, [manifest.Job(1, "row 1", {"content": c, "style": (s,), "output": str(tmp_path / "o.png")})], SMALL
+    )
+    results = [
+        {"status": worker.status(Outcome.COMPLETED), "outcome": Outcome.COMPLETED},
+        {"status": worker.status(Outcome.DIVERGED), "outcome": Outcome.DIVERGED, "error": "the loss became ..."},
+        {"status": "failed", "error": "the job's task failed in Ray: ..."},  # its worker died too often: no outcome
+    ]
+    lines = [json.loads(json.dumps(scheduler.line(job, r, 0.0, []))) for r in results]
+    assert [(line["status"], line["outcome"]) for line in lines] == [
+        ("ok", "completed"),
+        ("failed", "diverged"),
+        ("failed", "failed"),
+    ]
+
+
+def test_a_batch_job_is_refused_up_front_for_what_nst_stylize_refuses_and_its_outputs_stay_in_the_folder(
+    tmp_path: Path, capsys
+) -> None:
+    """The one plan (common/jobs/plan.py) checks every job before anything runs: an output outside --output-dir (by
+    `..`, an absolute path, a link) is refused, as is what nst stylize refuses up front (--style-scale 0.02 once
+    failed only at run time in nst batch), with the same line; the existing file outside is not touched."""
+    (c,), (s,) = make_images(tmp_path, 1, 1)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    outside = tmp_path / "x.png"
+    outside.write_bytes(b"the user's own image")
+    (outdir / "away").symlink_to(tmp_path, target_is_directory=True)
+    rows = {
+        "dotdot": {"output": str(outdir / ".." / "x.png")},
+        "absolute": {"output": str(outside)},
+        "through a link": {"output": str(outdir / "away" / "x.png")},
+        "tiny style": {"output": str(outdir / "a.png"), "style_scale": 0.02},
+        "fine": {"output": str(outdir / "b.png")},
+    }
+    jobs = [manifest.Job(i, label, {"content": c, "style": (s,), **row}) for i, (label, row) in enumerate(rows.items())]
+    valid = checks.check_all(jobs, {"size": (32, 48), "steps": 2}, None, outdir)
+    assert [job.label for job in valid] == ["fine"]
+    for job in jobs[:3]:
+        assert "is outside the output folder" in job.error and "give a path inside it" in job.error, job.error
+    argv = ["stylize", "--content", c, "--style", s, "--size", "32", "48", "--steps", "2", "--style-scale", "0.02"]
+    assert cli.main([*argv, "--output", str(tmp_path / "a.png")]) == 2
+    assert jobs[3].error == capsys.readouterr().err.strip().removeprefix("nst: error: ")
+    assert outside.read_bytes() == b"the user's own image"
+
+
+def test_the_batch_compares_every_pair_of_the_registrys_backends_not_a_hard_coded_one(tmp_path: Path) -> None:
+    """Jobs differing only in their backend are compared pair by pair, for each pair registry.pairs gives (a third
+    backend: three pairs), each row naming its two backends; the figures are each job's own."""
+    from common.batch import sheet, summary
+
+    (c,), (s,) = make_images(tmp_path, 1, 1)
+    names = ("torch", "mxnet", "third")
+    jobs, entries = [], {}
+    for i, name in enumerate(names):
+        out = tmp_path / f"{name}.png"
+        job = manifest.Job(i + 1, f"job {i + 1}", {"content": c, "style": (s,), "output": str(out)})
+        (built_job,) = built(tmp_path, [job], {"size": (32, 48), "steps": 2})
+        built_job.settings = built_job.settings.replace(backend=name)  # a third backend, as the registry would name it
+        Image.new("RGB", (48, 32), (10 * i, 100, 200)).save(out)
+        entries[built_job.id] = {"hash": built_job.hash, "status": "ok", "seconds_per_step": 1.0 + i,
+                                 "losses": {"total": 10.0 * (i + 1)}}  # fmt: skip
+        jobs.append(built_job)
+    pairs = sheet.backend_pairs(jobs, entries, names)
+    assert [p["backends"] for p in pairs] == [["torch", "mxnet"], ["torch", "third"], ["mxnet", "third"]]
+    for p in pairs:
+        x, y = p["backends"]
+        assert p["seconds_per_step"] == {x: 1.0 + names.index(x), y: 1.0 + names.index(y)}
+        assert p["losses"][y]["total"] == 10.0 * (names.index(y) + 1) and p["max_abs"] == 10 * (
+            names.index(y) - names.index(x)
+        )
+    rows = sheet.pairs_table(pairs, summary._table)
+    assert [row.split(" | ")[0].strip("| ") for row in rows[2:]] == ["torch / mxnet", "torch / third", "mxnet / third"]
+    assert sheet.backend_pairs(jobs, entries) == pairs[:1]  # the registry's own backends: torch and mxnet
+
+
+def test_a_job_may_not_write_another_jobs_input_nor_the_batchs_own_files(tmp_path: Path) -> None:
+    """Inside --output-dir too: an output that another job reads is refused (a batch never overwrites an input), and
+    so is an input that is one of the batch's own files (its contact sheet, rewritten at the end)."""
+    (c,), (s,) = make_images(tmp_path, 1, 1)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    inside = outdir / "in.png"
+    shutil.copy(c, inside)
+    shutil.copy(c, outdir / "contact_sheet.png")
+    rows = [
+        {"content": str(inside), "style": (s,), "output": str(outdir / "a.png")},
+        {"content": c, "style": (s,), "output": str(inside)},
+        {"content": str(outdir / "contact_sheet.png"), "style": (s,), "output": str(outdir / "b.png")},
+    ]
+    jobs = [manifest.Job(i + 1, f"job {i + 1}", row) for i, row in enumerate(rows)]
+    valid = checks.check_all(jobs, {"size": (32, 48), "steps": 2}, None, outdir)
+    assert [job.label for job in valid] == ["job 1"]
+    assert "is an input of job 1; a batch never overwrites an input" in jobs[1].error
+    assert "is one of the batch's own files" in jobs[2].error and "cannot be an input" in jobs[2].error

@@ -1,4 +1,4 @@
-"""nst stylize with the same flags on both backends gives the same per-step losses, option by option.
+"""nst stylize with the same flags on both backends of a pair gives the same per-step losses, option by option.
 
 float64 runs (where the two programs agree to rounding) with the learning rate decaying inside each run; the
 run records are compared step by step (relative 1e-9) and the 8-bit outputs must be practically identical.
@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import get_backend
 from helpers import stylize_argv
 from PIL import Image
 
 import cli
-from common.core import weights
+from common.core import registry, weights
 from common.studies import parity
 
 BASE = ["--size", "32", "40", "--steps", "6", "--lr-decay-every", "2", "--dtype", "float64", "--quiet"]
@@ -31,30 +32,39 @@ OPTIONS = {
     "avg pooling": ["--pooling", "avg"],
     "noise init": ["--init", "noise", "--seed", "3"],
     "seed of the weights": ["--seed", "11", "--weights", "random"],
-    "weights from a .pth file": ["--weights", "{pth}"],
-    "weights from a .params file": ["--weights", "{params}"],
+    # a weights file in each backend's format ("weights from a .pth file", "... .params file"), read by its backend
+    **{
+        f"weights from a {weights.weight_format(name).suffixes[0]} file": ["--weights", f"{{{name}}}"]
+        for name in registry.NAMES
+    },
     "float32": ["--dtype", "float32", "--lr", "0.05"],
 }
 
 
+class WeightFiles(dict):
+    """One VGG-19 weight file per backend, the same arrays, written by that backend in its own format when a test
+    first asks for it (so a pair's tests need only the frameworks of the formats they read)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder, self.state = folder, weights.random_vgg19(21, weights.layers.BY_NAME["conv5_1"])
+
+    def __missing__(self, name: str) -> str:
+        ops = get_backend(name)
+        path = self.folder / f"w{ops.weight_suffix}"
+        ops.write_weights(str(path), self.state)
+        self[name] = str(path)
+        return self[name]
+
+
 @pytest.fixture(scope="module")
-def weight_files(tmp_path_factory) -> dict[str, str]:
-    from conftest import get_backend
-
-    get_backend("torch"), get_backend("mxnet")
-    import mxnet as mx
-    import torch
-
-    folder = tmp_path_factory.mktemp("weights")
-    state = weights.random_vgg19(21, weights.layers.BY_NAME["conv5_1"])
-    torch.save({k: torch.from_numpy(v) for k, v in state.items()}, folder / "w.pth")
-    mx.nd.save(str(folder / "w.params"), {k: mx.nd.array(v) for k, v in state.items()})
-    return {"pth": str(folder / "w.pth"), "params": str(folder / "w.params")}
+def weight_files(tmp_path_factory) -> WeightFiles:
+    return WeightFiles(tmp_path_factory.mktemp("weights"))
 
 
 @pytest.mark.parametrize("option", list(OPTIONS))
 def test_both_backends_record_the_same_losses(option: str, both, image_files, weight_files, tmp_path: Path, capsys):
-    extra = [arg.format(**weight_files) for arg in OPTIONS[option]]
+    extra = [arg.format_map(weight_files) for arg in OPTIONS[option]]
     content, style = image_files
     histories, pixels = [], []
     for ops in both:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,34 @@ def test_compare_refuses_a_report_path_that_is_a_file(tmp_path: Path, capsys) ->
     assert "is a file" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("folder", "why"),
+    [(".", "is the current folder"), ("..", "holds the current folder")],
+)
+def test_a_report_folder_that_cannot_be_replaced_whole_is_refused_before_the_runs(
+    folder, why, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """The report is made beside its folder and renamed into place: the current folder, one that holds it, or a
+    mount point cannot be renamed over, so they are refused up front (once an OSError traceback after both runs)."""
+    work = tmp_path / "empty"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert cli.main(["compare", "--report", folder, "--steps", "1", "--size", "32", "48", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and why in err and "give a folder inside it" in err, err
+    assert list(tmp_path.iterdir()) == [work] and list(work.iterdir()) == []
+
+
+def test_a_mount_point_is_refused_as_a_folder_to_replace() -> None:
+    """/proc is a mount point on every Linux: a report folder there could not be renamed into place."""
+    from common.core.errors import UserError
+    from common.jobs.outputs import check_replaceable
+
+    assert os.path.ismount("/proc")
+    with pytest.raises(UserError, match="is a mount point, which cannot be replaced whole"):
+        check_replaceable("/proc", Path("/proc"), True, compare.REPORT_FILES, "--report")
+
+
 # --- the report folder: never a mixture of two reports -------------------------------------------------------
 
 
@@ -154,7 +183,7 @@ def test_a_failed_compare_leaves_the_earlier_report_and_no_temporary_folder(tmp_
     def failing(*args, **kwargs):
         raise UserError("the mxnet run failed")
 
-    monkeypatch.setattr(children, "run", failing)
+    monkeypatch.setattr(children, "run_job", failing)
     argv = ["compare", "--report", str(folder), "--force", "--steps", "1", "--size", "32", "48", "--weights", "random"]
     assert cli.main(argv) == 2
     assert "the mxnet run failed" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""nst convert-weights: torch .pth <-> Gluon .params, bit-exact round trips, clear refusals."""
+"""nst convert-weights: torch .pth <-> Gluon .params (every two backends' formats), bit-exact round trips, clear
+refusals."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import get_backend
+from conftest import PAIRS, get_backend, pair_id
 
 import cli
 from common.core import layers, weights
 from common.core.interface import read_weights_file
+
+# Each pair both ways: from the first backend's format to the second's and back, and the other way round.
+ORDERED_PAIRS = [*PAIRS, *((b, a) for a, b in PAIRS)]
 
 
 @pytest.fixture(autouse=True)
@@ -36,14 +40,21 @@ def convert(src: Path, dst: Path, capsys) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_a_round_trip_is_bit_exact(tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("pair", ORDERED_PAIRS, ids=pair_id)
+def test_a_round_trip_is_bit_exact(pair: tuple[str, str], tmp_path: Path, capsys) -> None:
+    """From the first backend's format (the file written by it) to the second's and back, each file in the format of
+    the backend that wrote it and read by that backend."""
+    first, second = (get_backend(name) for name in pair)
     state = small_state()
     state["features.0.weight"][0, 0, 0, 0] = np.float32(1e-45)  # a subnormal survives too
-    src, mid, back = tmp_path / "a.pth", tmp_path / "b.params", tmp_path / "c.pth"
-    write_pth(src, state)
-    assert convert(src, mid, capsys)[0] == 0
+    src, mid, back = (
+        tmp_path / f"{stem}{ops.weight_suffix}" for stem, ops in (("a", first), ("b", second), ("c", first))
+    )
+    first.write_weights(str(src), state)
+    code, out, _ = convert(src, mid, capsys)
+    assert code == 0 and out.strip().endswith(f"as {second.name} weights") and weights.file_format(mid) == second.name
     code, out, _ = convert(mid, back, capsys)
-    assert code == 0 and "wrote" in out
+    assert code == 0 and out.strip().endswith(f"as {first.name} weights") and weights.file_format(back) == first.name
     again = read_weights_file(back)
     assert sorted(again) == sorted(state)
     for key in state:

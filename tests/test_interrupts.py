@@ -85,17 +85,17 @@ def test_a_signal_while_weights_load_stops_before_the_first_step(
     get_backend(name)
     before = signal.getsignal(sig)  # SIG_IGN under nohup or a background shell job
     expected = uninterrupted(name, image_files, tmp_path, capsys)
-    real = common.jobs.stylize.vgg_weights
+    real = common.jobs.job.vgg_weights
 
     def resolve_then_signal(*args, **kwargs):
         kill_self(sig)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(common.jobs.stylize, "vgg_weights", resolve_then_signal)
+    monkeypatch.setattr(common.jobs.job, "vgg_weights", resolve_then_signal)
     code, _, err = run(job_args(name, image_files, tmp_path), capsys)
     record = check_interrupted(code, err, tmp_path, "interrupted before the first step")
     assert record["history"] == []
-    monkeypatch.setattr(common.jobs.stylize, "vgg_weights", real)
+    monkeypatch.setattr(common.jobs.job, "vgg_weights", real)
     assert resume(tmp_path, capsys) == expected
     assert signal.getsignal(sig) == before  # the handlers given back as they were
 
@@ -105,7 +105,7 @@ def test_a_signal_while_weights_load_stops_before_the_first_step(
 def test_a_signal_during_a_step_stops_after_it(name, sig, image_files, tmp_path: Path, capsys, monkeypatch) -> None:
     get_backend(name)
     expected = uninterrupted(name, image_files, tmp_path, capsys)
-    real = common.jobs.stylize.make_trainer
+    real = common.jobs.gatys.make_trainer
 
     def trainer_that_is_signalled_in_step_2(*args, **kwargs):
         trainer = real(*args, **kwargs)
@@ -120,11 +120,11 @@ def test_a_signal_during_a_step_stops_after_it(name, sig, image_files, tmp_path:
         trainer.step = signalled_step
         return trainer
 
-    monkeypatch.setattr(common.jobs.stylize, "make_trainer", trainer_that_is_signalled_in_step_2)
+    monkeypatch.setattr(common.jobs.gatys, "make_trainer", trainer_that_is_signalled_in_step_2)
     code, _, err = run(job_args(name, image_files, tmp_path), capsys)
     record = check_interrupted(code, err, tmp_path, "interrupted after step 2")
     assert [h["step"] for h in record["history"]] == [1, 2]
-    monkeypatch.setattr(common.jobs.stylize, "make_trainer", real)
+    monkeypatch.setattr(common.jobs.gatys, "make_trainer", real)
     assert resume(tmp_path, capsys) == expected
 
 

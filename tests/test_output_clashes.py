@@ -33,7 +33,7 @@ def no_backend(monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("a backend was loaded before the refusal")
 
-    for module in (common.jobs.stylize, common.jobs.photoreal, common.jobs.apply, common.jobs.convert):
+    for module in (common.jobs.job, common.jobs.apply, common.jobs.convert):
         monkeypatch.setattr(module, "load_backend", refuse)
 
 

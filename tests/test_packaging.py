@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,26 @@ def test_the_all_extra_is_the_union_of_the_others_and_does_not_refer_to_itself()
     assert sorted(extras["all"]) == sorted(
         extras["torch"] + extras["mxnet"] + extras["batch"] + extras["serve"] + extras["dev"]
     )
+
+
+def test_the_wheel_holds_the_data_files_the_code_reads(tmp_path: Path) -> None:
+    """A wheel (not the editable install the tests run from) carries what each backend declares before its
+    framework loads (registry.declared: weights.toml, memory.toml), the page and the porting guide's prose."""
+    import zipfile
+
+    from common.core import registry
+
+    root = Path(__file__).resolve().parents[1]
+    source = tmp_path / "source"  # a copy: a build writes build/ and *.egg-info beside the sources it reads
+    skip = shutil.ignore_patterns(".*", "__pycache__", "build", "*.egg-info", "tests", "docs", "benchmarks")
+    shutil.copytree(root, source, ignore=skip)
+    out = tmp_path / "wheel"
+    argv = [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(out)]
+    r = subprocess.run([*argv, "-q"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    (wheel,) = out.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    wanted = {f"nst/backends/{name}/{what}.toml" for name in registry.NAMES for what in ("weights", "memory")}
+    wanted |= {f"nst/common/serve/static/{p.name}" for p in (root / "common" / "serve" / "static").iterdir()}
+    wanted |= {"nst/common/studies/port_guide.toml"}
+    assert wanted <= names, sorted(wanted - names)

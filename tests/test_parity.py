@@ -1,4 +1,5 @@
-"""The two backends are the same program: every check of `nst parity`, each its own test, plus the command."""
+"""The backends are the same program: every check of `nst parity`, each its own test for every pair of backends,
+plus the command."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import json
 
 import numpy as np
 import pytest
-from conftest import get_backend
+from conftest import BACKEND_NAMES, PAIRS, get_backend, pair_id
 
 import cli
 import common
+from common.core import registry
 from common.jobs import images, samples
 from common.studies import envelope, parity, trajectories
 from common.studies.recipe_rate import RECIPE_STEPS
@@ -21,14 +23,33 @@ CONTENT = images.load_image(samples.sample_path(samples.CONTENT))
 STYLE = images.load_image(samples.sample_path(samples.STYLE))
 
 
-REFERENCES: dict = {}  # the float32 rows' float64 runs and envelopes, measured once by the checks fixture
+REFERENCES: dict = {}  # by pair: the float32 rows' float64 runs and envelopes, measured once by the checks fixture
+
+
+@pytest.fixture(scope="module", params=PAIRS, ids=pair_id)
+def pair(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """Each pair of backends of the registry (torch and mxnet today)."""
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def checks() -> dict[str, parity.Check]:
-    """All checks, torch against mxnet, computed once for this module."""
-    found = parity.run(get_backend("torch"), get_backend("mxnet"), CONTENT, STYLE, SIZE, references=REFERENCES)
+def checks(pair: tuple[str, str]) -> dict[str, parity.Check]:
+    """All checks of a pair, the first backend against the second, computed once for this module."""
+    a, b = (get_backend(name) for name in pair)
+    found = parity.run(a, b, CONTENT, STYLE, SIZE, references=REFERENCES.setdefault(pair, {}))
     return {f"{c.dtype}: {c.what}": c for c in found}
+
+
+@pytest.fixture(scope="module")
+def torch_mxnet_references() -> dict:
+    """The torch-mxnet pair's references (the tests below inject errors into those two backends' runs): the checks
+    fixture's, or measured as it measures them."""
+    pair = ("torch", "mxnet")
+    if pair not in REFERENCES:
+        parity.run(
+            *(get_backend(name) for name in pair), CONTENT, STYLE, SIZE, references=REFERENCES.setdefault(pair, {})
+        )
+    return REFERENCES[pair]
 
 
 def expected_names() -> list[str]:
@@ -106,7 +127,7 @@ def short_training_rows(monkeypatch) -> None:
 
 
 @pytest.mark.slow
-def test_nst_parity_passes_on_another_image_pair(both, capsys) -> None:
+def test_nst_parity_passes_on_another_image_pair(every_backend, capsys) -> None:
     """scikit-image's astronaut and coffee at 48x64 (the checks fixture runs the bundled pair) through the command:
     JSON, exit 0, every row passes, and each float32 training row within MULTIPLE x its own envelope. The float32
     rows only (--dtype float32, with the float64 runs their envelopes need): the float64 rows, rounding apart, were
@@ -117,22 +138,25 @@ def test_nst_parity_passes_on_another_image_pair(both, capsys) -> None:
     report = json.loads(capsys.readouterr().out)
     failed = [f"{c['dtype']}: {c['what']}" for c in report["checks"] if not c["passed"]]
     assert code == 0 and not failed, failed
-    assert report["backends"] == ["torch", "mxnet"] and report["size"] == [48, 64]
-    got, expected = (
-        [f"{c['dtype']}: {c['what']}" for c in report["checks"]],
-        [name for name in expected_names() if name.startswith("float32")],
-    )
-    assert len(got) == len(expected) and all(g.startswith(e) for g, e in zip(got, expected, strict=True))
+    assert report["backends"] == list(BACKEND_NAMES) and report["size"] == [48, 64]
+    assert report["pairs"] == [list(pair) for pair in PAIRS] and report["not_installed"] == []
+    expected = [name for name in expected_names() if name.startswith("float32")]
+    assert len(report["checks"]) == len(PAIRS) * len(expected)
     assert all(
-        set(c) == {"what", "dtype", "max_abs", "max_rel", "tolerance", "passed", "envelope"} for c in report["checks"]
+        set(c) == {"what", "dtype", "max_abs", "max_rel", "tolerance", "passed", "envelope", "pair"}
+        for c in report["checks"]
     )
-    training = [c["envelope"] for c in report["checks"] if c["envelope"] is not None]
-    assert len(training) == 3 and all(t["envelope"] > 0 for t in training)
-    assert all("losses of every step" in c["what"] for c in report["checks"] if c["envelope"] is not None)
-    assert all(max(t[name]["worst_drift_over_allowed"] for name in ("torch", "mxnet")) <= 1 for t in training)
+    for pair in PAIRS:
+        rows = [c for c in report["checks"] if c["pair"] == list(pair)]
+        got = [f"{c['dtype']}: {c['what']}" for c in rows]
+        assert len(got) == len(expected) and all(g.startswith(e) for g, e in zip(got, expected, strict=True))
+        training = [c["envelope"] for c in rows if c["envelope"] is not None]
+        assert len(training) == 3 and all(t["envelope"] > 0 for t in training)
+        assert all("losses of every step" in c["what"] for c in rows if c["envelope"] is not None)
+        assert all(max(t[name]["worst_drift_over_allowed"] for name in pair) <= 1 for t in training)
 
 
-def test_nst_parity_exits_1_when_a_check_fails(both, monkeypatch, capsys) -> None:
+def test_nst_parity_exits_1_when_a_check_fails(every_backend, monkeypatch, capsys) -> None:
     """--dtype float32 --size 32 40, with one tolerance no run can meet: exit 1, only float32 rows, the last line
     counts the failure (every training row cut short: this test is about the command)."""
     short_training_rows(monkeypatch)
@@ -164,7 +188,7 @@ def injected(inject: dict[str, envelope.Wrap], name: str, wrap: envelope.Wrap | 
     return lambda trainer: wrap(error(trainer))
 
 
-def content_row(inject: dict[str, envelope.Wrap]) -> parity.Check:
+def content_row(inject: dict[str, envelope.Wrap], references: dict) -> parity.Check:
     """The float32 row of the Adam run from the content image, with a wrapper for some backends' float32 trainers."""
     tol = parity.TOLERANCES["float32"]
     steps, lr = int(tol["steps"]), tol["lr"]
@@ -174,11 +198,11 @@ def content_row(inject: dict[str, envelope.Wrap]) -> parity.Check:
         return parity.trajectory(ops, CONTENT, STYLE, SIZE, dtype, "content", steps, lr, 0, wrap)[0]
 
     what = f"{steps} Adam steps (lr {lr:g}) from content init: losses of every step"
-    assert what in REFERENCES
-    return trajectories.float32_row(get_backend("torch"), get_backend("mxnet"), what, run, references=REFERENCES)
+    assert what in references
+    return trajectories.float32_row(get_backend("torch"), get_backend("mxnet"), what, run, references=references)
 
 
-def generator_row(inject: dict[str, envelope.Wrap]) -> parity.Check:
+def generator_row(inject: dict[str, envelope.Wrap], references: dict) -> parity.Check:
     """The float32 row of the HRNet generator's training, with a wrapper for some backends' float32 trainers."""
     size = (SIZE[0] // 4 * 4, SIZE[1] // 4 * 4)
 
@@ -187,34 +211,37 @@ def generator_row(inject: dict[str, envelope.Wrap]) -> parity.Check:
         return trajectories.generator_run(ops, CONTENT, STYLE, size, dtype, 0, wrap)
 
     what = f"HRNet generator: {parity.GENERATOR_STEPS} Adam steps (lr {parity.GENERATOR_LR:g}): losses of every step"
-    assert what in REFERENCES
+    assert what in references
     return trajectories.float32_row(
-        get_backend("torch"), get_backend("mxnet"), what, run, whole_run=True, references=REFERENCES
+        get_backend("torch"), get_backend("mxnet"), what, run, whole_run=True, references=references
     )
 
 
-def ratios(check: parity.Check) -> tuple[float, float]:
+def ratios(check: parity.Check, pair: tuple[str, str] = ("torch", "mxnet")) -> tuple[float, float]:
     """Each backend's worst drift over its allowance (above 1: beyond MULTIPLE x the envelope)."""
-    return check.envelope["torch"]["worst_drift_over_allowed"], check.envelope["mxnet"]["worst_drift_over_allowed"]
+    return check.envelope[pair[0]]["worst_drift_over_allowed"], check.envelope[pair[1]]["worst_drift_over_allowed"]
 
 
-def test_the_float32_training_rows_report_the_envelope_and_each_drift_and_pass(checks) -> None:
+def test_the_float32_training_rows_report_the_envelope_and_each_drift_and_pass(checks, pair) -> None:
     rows = [c for key, c in checks.items() if key.startswith("float32") and "losses of every step" in key]
     assert len(rows) == 3
-    text = parity.table(rows, ("torch", "mxnet")).splitlines()
+    text = parity.table(rows, pair).splitlines()
+    a, b = pair
     for row in rows:
-        assert row.passed and row.envelope["envelope"] > 0 and max(ratios(row)) <= 1
+        assert row.passed and row.envelope["envelope"] > 0 and max(ratios(row, pair)) <= 1
         under = text[text.index(next(line for line in text if line.startswith(row.what))) + 1]
-        torch_drift, mxnet_drift = row.envelope["torch"]["drift"], row.envelope["mxnet"]["drift"]
+        a_drift, b_drift = row.envelope[a]["drift"], row.envelope[b]["drift"]
         assert under.startswith(f"    envelope {row.envelope['envelope']:.1e}; drift from its own float64 run: ")
-        assert f"torch {torch_drift:.1e}, mxnet {mxnet_drift:.1e}; allowed {envelope.MULTIPLE:g}x" in under
-        sizes = [row.envelope[name]["first_step_size_error"] for name in ("torch", "mxnet")]
+        assert f"{a} {a_drift:.1e}, {b} {b_drift:.1e}; allowed {envelope.MULTIPLE:g}x" in under
+        sizes = [row.envelope[name]["first_step_size_error"] for name in pair]
         assert max(sizes) <= envelope.STEP_SIZE and f"first step's size off by {sizes[0]:.1e} and" in under
     assert "\n".join(text).count(f"<= {envelope.MULTIPLE:g}x envelope") == 3
 
 
-def test_an_adam_epsilon_in_the_wrong_place_in_one_backends_float32_run_fails_the_row(checks, monkeypatch):
-    assert content_row({}).passed  # the unmodified runs, judged again: pass
+def test_an_adam_epsilon_in_the_wrong_place_in_one_backends_float32_run_fails_the_row(
+    torch_mxnet_references, monkeypatch
+):
+    assert content_row({}, torch_mxnet_references).passed  # the unmodified runs, judged again: pass
     import backends.mxnet.trainer as mxnet_trainer
 
     real = mxnet_trainer.TorchAdam.update
@@ -233,14 +260,15 @@ def test_an_adam_epsilon_in_the_wrong_place_in_one_backends_float32_run_fails_th
         weight[:] = weight - step * m / (mxnet_trainer.nd.sqrt(v) + self.epsilon)
 
     monkeypatch.setattr(mxnet_trainer.TorchAdam, "update", mxnets_own_adam_in_float32)
-    check = content_row({})
+    check = content_row({}, torch_mxnet_references)
     assert not check.passed
     assert ratios(check)[0] <= 1 < ratios(check)[1]  # torch within its allowance, mxnet beyond
 
 
-def test_a_perturbed_step_in_one_backends_float32_run_fails_the_row(checks) -> None:
+def test_a_perturbed_step_in_one_backends_float32_run_fails_the_row(torch_mxnet_references) -> None:
     """Parameters off by 1e-4 relative at every step (about 1700 float32 roundings) in torch's float32 run."""
-    check = content_row({"torch": lambda trainer: envelope.NoisyTrainer(trainer, seed=0, noise=1e-4)})
+    noisy = {"torch": lambda trainer: envelope.NoisyTrainer(trainer, seed=0, noise=1e-4)}
+    check = content_row(noisy, torch_mxnet_references)
     assert not check.passed
     assert ratios(check)[1] <= 1 < ratios(check)[0]
 
@@ -263,11 +291,11 @@ class LongerSteps(envelope.Wrapped):
 
 
 @pytest.mark.parametrize("factor", [1.1, 1.001])
-def test_steps_too_long_in_one_backends_float32_generator_training_fail_the_row(checks, factor) -> None:
+def test_steps_too_long_in_one_backends_float32_generator_training_fail_the_row(torch_mxnet_references, factor):
     """Steps 10% too long go beyond the envelope; steps 0.1% too long stay within it (the generator's training is
     chaotic and its row is judged over the whole run) but make the first step 1e-3 longer than the float64 run's,
     as float32 holds it, where rounding leaves it within 4e-9 (measured): both fail the row."""
-    check = generator_row({"mxnet": lambda trainer: LongerSteps(trainer, factor)})
+    check = generator_row({"mxnet": lambda trainer: LongerSteps(trainer, factor)}, torch_mxnet_references)
     assert not check.passed
     sizes = [check.envelope[name]["first_step_size_error"] for name in ("torch", "mxnet")]
     assert sizes[0] <= envelope.STEP_SIZE and sizes[1] == pytest.approx(factor - 1, rel=0.01)
@@ -285,3 +313,79 @@ def test_the_recipe_rate_row_fails_when_one_step_differs_by_more_than_1e_9(monke
     runs["b"][-1, 1] = 1 + 5e-10
     passed = recipe_rate.recipe_rate_check("a", "b", 0)
     assert not failed.passed and failed.max_rel == pytest.approx(2e-9) and passed.passed
+
+
+# The command over pairs, on stand-in backends and checks (no framework computes): every pair of installed backends
+# is compared once, each named in the table and the JSON; one pair prints exactly its table, as before pairs.
+def fake_parity(
+    monkeypatch, names: tuple[str, ...], installed: tuple[str, ...], failing: tuple[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """Play a registry of ``names`` of which ``installed`` are installed, each pair passing two checks (``failing``
+    fails its second); the pairs parity.run is called with."""
+    compared = []
+
+    def run(a, b, content, style, size, dtypes, seed, progress) -> list[parity.Check]:
+        compared.append((a.name, b.name))
+        if progress is not None:
+            progress("features")
+        return [
+            parity.Check(f"{a.name} against {b.name}", "float32", 0.0, 0.0, "rel <= 1", True),
+            parity.Check("second", "float64", 1.0, 1.0, "rel <= 1", (a.name, b.name) != failing),
+        ]
+
+    monkeypatch.setattr(registry, "NAMES", names)
+    monkeypatch.setattr(registry, "BACKENDS", {name: (f"{name}lib", name) for name in names})
+    monkeypatch.setattr(registry, "is_installed", lambda name: name in installed)
+    monkeypatch.setattr(parity, "load_backend", lambda name: type("Fake", (), {"name": name})())
+    monkeypatch.setattr(parity, "run", run)
+    monkeypatch.setattr(parity.record, "versions", lambda: {})
+    return compared
+
+
+def test_nst_parity_compares_every_pair_of_installed_backends_once_and_names_each(monkeypatch) -> None:
+    compared = fake_parity(monkeypatch, ("a", "b", "c", "d"), ("a", "b", "c"))
+    said: list[str] = []
+    text, passed = parity.command(None, None, (48, 64), "both", 0, False, said.append)
+    assert compared == [("a", "b"), ("a", "c"), ("b", "c")] and passed
+    assert said == ["a vs b: features", "a vs c: features", "b vs c: features"]
+    assert text.count("what is compared") == 3 and "what is compared (b vs c)" in text
+    assert text.splitlines()[-2:] == [
+        "3 pairs: 6 of 6 checks pass",
+        "d: not compared (its framework, dlib, is not installed)",
+    ]
+    compared.clear()
+    doc = json.loads(parity.command(None, None, (48, 64), "both", 0, True, None)[0])
+    assert doc["backends"] == ["a", "b", "c"] and doc["pairs"] == [["a", "b"], ["a", "c"], ["b", "c"]]
+    assert [(c["pair"], c["what"]) for c in doc["checks"][::2]] == [([x, y], f"{x} against {y}") for x, y in compared]
+    assert doc["not_installed"] == ["d"]
+
+
+def test_nst_parity_fails_when_a_check_of_any_pair_fails(monkeypatch) -> None:
+    fake_parity(monkeypatch, ("a", "b", "c"), ("a", "b", "c"), failing=("b", "c"))
+    text, passed = parity.command(None, None, (48, 64), "both", 0, False, None)
+    assert not passed and text.splitlines()[-1] == "3 pairs: 5 of 6 checks pass; 1 FAIL"
+
+
+def test_nst_parity_with_one_pair_prints_just_its_table(monkeypatch) -> None:
+    fake_parity(monkeypatch, ("torch", "mxnet"), ("torch", "mxnet"))
+    said: list[str] = []
+    text, passed = parity.command(None, None, (48, 64), "both", 0, False, said.append)
+    assert said == ["features"]
+    checks = [
+        parity.Check("torch against mxnet", "float32", 0.0, 0.0, "rel <= 1", True),
+        parity.Check("second", "float64", 1.0, 1.0, "rel <= 1", True),
+    ]
+    assert passed and text == parity.table(checks, ("torch", "mxnet"))
+
+
+def test_nst_parity_with_fewer_than_two_backends_installed_says_what_to_install(monkeypatch) -> None:
+    fake_parity(monkeypatch, ("torch", "mxnet"), ("torch",))
+
+    def load(name: str):
+        if name == "mxnet":
+            raise common.BackendUnavailable("the mxnet backend needs mxnet")
+        return type("Fake", (), {"name": name})()
+
+    monkeypatch.setattr(parity, "load_backend", load)
+    with pytest.raises(common.BackendUnavailable, match="needs mxnet"):
+        parity.command(None, None, (48, 64), "both", 0, False, None)

@@ -18,7 +18,7 @@ from PIL import Image
 from test_cli import ROOT, run
 from test_resume import interrupt_after
 
-from common.jobs import checkpoint, models, photoreal
+from common.jobs import checkpoint, job, models, photoreal
 
 STEPS = 4
 
@@ -117,16 +117,16 @@ def test_a_signal_during_a_step_stops_after_it_and_resumes(backend, sig, image_f
 
 def test_a_signal_while_weights_load_stops_before_the_first_step(backend, image_files, tmp_path, monkeypatch, capsys):
     expected = uninterrupted(backend.name, image_files, tmp_path, capsys)
-    real = photoreal.vgg_weights
+    real = job.vgg_weights
 
     def resolve_then_signal(*args, **kwargs):
         kill_self(signal.SIGTERM)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(photoreal, "vgg_weights", resolve_then_signal)
+    monkeypatch.setattr(job, "vgg_weights", resolve_then_signal)
     code, _, err = run(photoreal_argv(backend.name, image_files, tmp_path), capsys)
     check_interrupted(code, err, tmp_path, "interrupted before the first step", 0)
-    monkeypatch.setattr(photoreal, "vgg_weights", real)
+    monkeypatch.setattr(job, "vgg_weights", real)
     code, _, err = run(resume_argv(tmp_path, tmp_path / "out.ckpt.npz", "photoreal"), capsys)
     assert code == 0, err
     assert results(tmp_path) == expected

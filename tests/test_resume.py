@@ -17,7 +17,7 @@ from helpers import stylize_argv
 from PIL import Image
 
 import cli
-from common.jobs import checkpoint, gatys
+from common.jobs import checkpoint, job
 from common.jobs import stylize as stylize_job
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +32,7 @@ def argv(backend: str, files, out: Path, *extra: str) -> list[str]:
 def interrupt_after(monkeypatch, steps: int):
     """Make the run stop after ``steps`` steps, as a SIGINT during step ``steps`` would."""
     done: list[int] = []
-    on_step = gatys.Run.on_step
+    on_step = job.Run.on_step
 
     def counting(self, rec) -> None:
         on_step(self, rec)
@@ -42,7 +42,7 @@ def interrupt_after(monkeypatch, steps: int):
     def fake():
         yield lambda: len(done) >= steps
 
-    monkeypatch.setattr(gatys.Run, "on_step", counting)
+    monkeypatch.setattr(job.Run, "on_step", counting)
     monkeypatch.setattr(stylize_job, "stop_on_signals", fake)
     yield
     monkeypatch.undo()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -18,6 +19,8 @@ from serve_helpers import require_serve
 require_serve()
 from fastapi.testclient import TestClient  # noqa: E402
 
+from common.core.registry import NAMES  # noqa: E402
+from common.jobs.lifecycle import State  # noqa: E402
 from common.serve.app import create_app  # noqa: E402
 from common.studies import compare  # noqa: E402
 
@@ -145,7 +148,8 @@ def test_stop_keeps_image_record_and_checkpoint_and_resume_after_a_restart_ends_
     assert client.post(f"/api/runs/{run_id}/stop").status_code == 200
     run = wait(client, run_id, lambda run: run["terminal"])
     job = run["jobs"][name]
-    assert job["state"] == "stopped" and job["resumable"] and 3 <= job["step"] < 30, job
+    assert job["state"] == "stopped" and job["outcome"] == "interrupted" and job["resumable"], job
+    assert 3 <= job["step"] < 30, job
     folder = tmp_path / "data" / "runs" / run_id / name
     assert record(tmp_path / "data", run_id, name)["status"] == "interrupted"
     assert (folder / "run.ckpt.npz").is_file() and Image.open(folder / "result.png").size == (48, 32)
@@ -186,6 +190,7 @@ def test_with_max_runs_1_the_jobs_queue_and_a_queued_job_can_be_cancelled(serve,
     assert live == {"torch": "completed", "mxnet": "completed"}
     cancelled = client.get(f"/api/runs/{second['id']}").json()["jobs"]["torch"]
     assert cancelled["state"] == "cancelled" and cancelled["resumable"] and cancelled["files"] == []
+    assert cancelled["outcome"] is None  # it never ran
     assert not (tmp_path / "data" / "runs" / second["id"] / "torch" / "worker.log").exists()  # it never ran
 
 
@@ -223,6 +228,22 @@ def test_a_diverging_run_is_shown_with_the_cli_s_line_and_no_nan_in_json(serve) 
     run = client.get(f"/api/runs/{run_id}")
     job = run.json()["jobs"]["torch"]
     assert job["state"] == "diverged" and job["message"].startswith("the loss became non-finite at step")
+    assert job["outcome"] == "diverged"
     assert not job["resumable"] and "result" in job["files"]
     assert job["history"][-1]["total"] is None  # NaN in the run record; null for browsers (JSON has no NaN)
     assert "NaN" not in stream + run.text and "Infinity" not in stream + run.text
+
+
+def test_the_page_takes_the_backends_states_and_outcomes_from_the_options_and_types_none_of_them(serve) -> None:
+    options = serve().get("/api/options").json()
+    assert options["backends"] == list(NAMES)
+    assert options["states"] == State.groups() and options["states"]["all"] == [state.value for state in State]
+    assert options["outcomes"] == {"completed": "completed", "interrupted": "stopped", "diverged": "diverged",
+                                   "failed": "failed", "refused": "failed"}  # fmt: skip
+    static = ROOT / "common" / "serve" / "static"
+    js, page = (static / "app.js").read_text(), (static / "index.html").read_text()
+    words = {*options["states"]["all"], *options["outcomes"], *NAMES}
+    quoted = {m.group(2) for m in re.finditer(r"([\"'`])([a-z]+)\1", js)}  # every quoted lower-case word
+    assert not words & quoted, words & quoted
+    assert "options.states.stoppable" in js and "options.states.ended" in js and "o.backends" in js
+    assert not [name for name in NAMES if name in page]  # the checkboxes are made from the options

@@ -1,16 +1,23 @@
-"""Where weights come from: seeded random, files the tests write (.pth and .params), the ImageNet caches."""
+"""Where weights come from: seeded random, files the tests write (.pth and .params), the ImageNet caches; and each
+weight file read by the backend whose format it is, as that backend declares it."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import BACKEND_NAMES, get_backend
 from helpers import random_pixels
 
 import common
-from common.core import layers, reference, weights
+from common.core import layers, reference, registry, weights
+from common.core.interface import read_weights_file
+
+ROOT = Path(__file__).resolve().parents[1]
 
 UPTO = layers.BY_NAME["relu2_1"]  # keeps the files the tests write small
 
@@ -82,8 +89,95 @@ def test_a_gluon_params_file_loads_in_both_backends(tmp_path: Path, backend, nam
 
 
 def test_canonical_names_map_gluon_classifier_layers_to_torchvision_ones() -> None:
-    names = weights.canonical_names({"features.37.weight": 0, "features.39.bias": 0, "output.weight": 0, "0.bias": 0})
-    assert sorted(names) == ["classifier.0.weight", "classifier.3.bias", "classifier.6.weight", "features.0.bias"]
+    names = get_backend("mxnet").canonical_names({"features.37.weight": 0, "features.39.bias": 0, "output.weight": 0})
+    assert sorted(names) == ["classifier.0.weight", "classifier.3.bias", "classifier.6.weight"]
+    assert sorted(get_backend("mxnet").canonical_names({"vgg0_conv15_bias": 0, "dense1_weight": 0})) == [
+        "classifier.3.weight",
+        "features.34.bias",
+    ]
+
+
+def test_canonical_names_read_torch_wrappers_as_torchvision_names() -> None:
+    names = get_backend("torch").canonical_names({"module.features.2.weight": 0, "0.bias": 0, "classifier.6.bias": 0})
+    assert sorted(names) == ["classifier.6.bias", "features.0.bias", "features.2.weight"]
+
+
+# A state dict as each library's own code names it, other than canonically: torch's DataParallel wraps every name in
+# `module.`; the old Gluon save_params numbered the layers ('vgg0_conv0_weight').
+OTHER_NAMES = {
+    "torch": lambda key: "module." + key,
+    "mxnet": lambda key: (
+        f"vgg0_conv{[c.index for c in layers.CONV_LAYERS].index(int(key.split('.')[1]))}_" + key.split(".")[2]
+    ),
+}
+
+
+def test_a_dict_in_the_librarys_own_names_loads_as_the_canonical_one(backend) -> None:
+    if backend.name not in OTHER_NAMES:
+        pytest.skip(f"no other naming of {backend.name}'s is known to this test")
+    state = weights.random_vgg19(7, UPTO)
+    own = {OTHER_NAMES[backend.name](key): value for key, value in state.items()}
+    assert not set(own) & set(state)
+    np.testing.assert_array_equal(features_of(backend, own), features_of(backend, state))
+
+
+def test_each_backends_own_names_read_back_as_the_canonical_ones(backend) -> None:
+    state = small_state()
+    state["classifier.0.weight"] = np.ones((2, 2), np.float32)
+    own = backend.own_names(state)
+    assert sorted(backend.canonical_names(own)) == sorted(state)
+    assert all(backend.canonical_names(own)[k] is state[k] for k in state)
+
+
+def test_a_file_each_backend_writes_is_its_format_and_is_read_back_by_it(tmp_path: Path, backend) -> None:
+    """The backend whose format a file is (its first bytes) reads it: the same arrays, canonically named."""
+    state = small_state()
+    path = tmp_path / f"vgg{backend.weight_suffix}"
+    backend.write_weights(str(path), state)
+    assert weights.file_format(path) == backend.name and weights.format_of_suffix(path) == backend.name
+    again = read_weights_file(path)
+    assert sorted(again) == sorted(state) and all(again[k].tobytes() == state[k].tobytes() for k in state)
+
+
+def test_the_declared_formats_tell_every_backends_files_apart() -> None:
+    """No extension and no first bytes of one backend's format are another's (a file would go to the wrong one)."""
+    formats = weights.weight_formats()
+    assert [f.backend for f in formats] == list(BACKEND_NAMES)
+    suffixes = [s for f in formats for s in f.suffixes]
+    assert len(set(suffixes)) == len(suffixes) and all(s.startswith(".") and s == s.lower() for s in suffixes)
+    for f in formats:
+        assert f.magic and all(f.magic) and f.what and f.destination
+        for g in formats:
+            if g is not f:
+                assert not any(m.startswith(n) or n.startswith(m) for m in f.magic for n in g.magic), (f, g)
+
+
+def test_a_file_in_no_declared_format_is_refused_naming_every_format(tmp_path: Path) -> None:
+    path = tmp_path / "notes.pth"
+    path.write_bytes(b"hello")
+    with pytest.raises(common.UserError) as e:
+        weights.file_format(path)
+    assert str(e.value).endswith("is neither a torch state dict (.pth) nor a Gluon .params file")
+    with pytest.raises(common.UserError) as e:
+        weights.format_of_suffix(tmp_path / "w.npz")
+    assert str(e.value).endswith(": use .pth (torch state dict) or .params (Gluon parameters)")
+
+
+def test_the_format_of_a_file_is_known_without_importing_any_framework(tmp_path: Path) -> None:
+    (tmp_path / "a.params").write_bytes((0x112).to_bytes(8, "little") + bytes(16))
+    (tmp_path / "b.pth").write_bytes(b"PK\x03\x04" + bytes(16))
+    code = (
+        "import sys\n"
+        "from common.core import weights\n"
+        f"print(weights.file_format({str(tmp_path / 'a.params')!r}), weights.file_format({str(tmp_path / 'b.pth')!r}),"
+        " weights.format_of_suffix('c.pt'), [m for m in ('torch', 'mxnet') if m in sys.modules])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.stdout.split() == ["mxnet", "torch", "torch", "[]"], r.stderr
+
+
+def test_weight_suffix_is_the_first_extension_the_backend_declares(backend) -> None:
+    assert backend.weight_suffix == registry.declared(backend.name, "weights")["suffixes"][0]
 
 
 def test_a_file_that_is_not_a_weight_file_is_refused(tmp_path: Path, backend) -> None:
@@ -150,8 +244,6 @@ def test_auto_falls_back_to_random_when_imagenet_is_unavailable(offline: Path, b
 
 
 def test_imagenet_is_read_from_torchvision_cache(offline: Path) -> None:
-    from conftest import get_backend
-
     ops = get_backend("torch")
     cache = offline / "torch" / "hub" / "checkpoints"
     cache.mkdir(parents=True)
@@ -163,8 +255,6 @@ def test_imagenet_is_read_from_torchvision_cache(offline: Path) -> None:
 
 
 def test_imagenet_is_read_from_the_gluon_model_zoo_cache(offline: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from conftest import get_backend
-
     ops = get_backend("mxnet")
     from mxnet.gluon.model_zoo import model_store
     from mxnet.gluon.utils import check_sha1

@@ -28,7 +28,6 @@ class Backend(core.Backend):
 
     name = "mxnet"
     framework = "mxnet"
-    weight_suffix = ".params"
     bf16_is_faster = False  # AMP bf16 ran 1.9x slower than fp32 even on a Xeon with AMX (README)
 
     def __init__(self, device: str = "cpu") -> None:

@@ -1,10 +1,12 @@
-"""Gluon weight files (.params) and the Gluon model zoo's ImageNet VGG-19 download."""
+"""Gluon weight files (.params, declared in weights.toml), their names, and the Gluon model zoo's ImageNet VGG-19
+download."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import os
+import re
 from collections.abc import Mapping
 
 import mxnet as mx
@@ -12,6 +14,14 @@ import numpy as np
 from mxnet.gluon.model_zoo import model_store
 
 from .. import core
+
+# Gluon's vgg19 keeps its Dense layers inside `features` (37, 39) and the last one in `output`.
+GLUON_TO_TORCH_CLASSIFIER = {
+    "features.37": "classifier.0",
+    "features.39": "classifier.3",
+    "output": "classifier.6",
+}
+TORCH_TO_GLUON_CLASSIFIER = {v: k for k, v in GLUON_TO_TORCH_CLASSIFIER.items()}
 
 
 def read(path: str) -> dict[str, np.ndarray]:
@@ -28,7 +38,39 @@ def read(path: str) -> dict[str, np.ndarray]:
 def write(path: str, arrays: Mapping[str, np.ndarray]) -> None:
     """Save canonically named arrays as a Gluon .params file under the structural names of Gluon's model zoo
     vgg19 ('features.37.weight', 'output.bias')."""
-    mx.nd.save(path, {k: mx.nd.array(v, dtype=v.dtype) for k, v in core.weights.gluon_names(arrays).items()})
+    mx.nd.save(path, {k: mx.nd.array(v, dtype=v.dtype) for k, v in own_names(arrays).items()})
+
+
+def canonical_names(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Gluon's names -> the canonical ones: the structural names of the model zoo's vgg19 ('features.37.weight',
+    'output.bias') and the legacy prefixed names of the old save_params ('vgg0_conv3_weight', 'dense0_bias'),
+    which number the convolutions and the dense layers in order."""
+    out = {}
+    convs = [c.index for c in core.layers.CONV_LAYERS]
+    for key, value in arrays.items():
+        name = key
+        legacy = re.fullmatch(r"(?:.*_)?(conv|dense)(\d+)_(weight|bias)", name)
+        if legacy:
+            kind, k, p = legacy.group(1), int(legacy.group(2)), legacy.group(3)
+            if kind == "conv" and k < len(convs):
+                name = f"features.{convs[k]}.{p}"
+            elif kind == "dense" and k < 3:
+                name = f"classifier.{(0, 3, 6)[k]}.{p}"
+        else:
+            prefix, _, p = name.rpartition(".")
+            if prefix in GLUON_TO_TORCH_CLASSIFIER:
+                name = f"{GLUON_TO_TORCH_CLASSIFIER[prefix]}.{p}"
+        out[name] = value
+    return out
+
+
+def own_names(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Canonical names -> the structural names of Gluon's model zoo vgg19 ('features.37.weight', 'output.bias')."""
+    out = {}
+    for key, value in arrays.items():
+        prefix, _, p = key.rpartition(".")
+        out[f"{TORCH_TO_GLUON_CLASSIFIER.get(prefix, prefix)}.{p}"] = value
+    return out
 
 
 def cache_dir() -> str:

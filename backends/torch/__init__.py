@@ -28,7 +28,6 @@ class Backend(core.Backend):
 
     name = "torch"
     framework = "torch"
-    weight_suffix = ".pth"
     bf16_is_faster = True  # autocast bf16 with channels_last: 2.9x fp32 at 300x450 on a Xeon with AMX (README)
 
     def __init__(self, device: str = "cpu") -> None:

@@ -1,10 +1,12 @@
-"""torch weight files (.pth state dicts) and torchvision's ImageNet VGG-19 download."""
+"""torch weight files (.pth state dicts, declared in weights.toml), their names, and torchvision's ImageNet VGG-19
+download."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import os
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -31,6 +33,21 @@ def read(path: str) -> dict[str, np.ndarray]:
 def write(path: str, arrays: Mapping[str, np.ndarray]) -> None:
     """Save canonically named arrays as a torch state dict (torchvision's names are the canonical ones)."""
     torch.save({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}, path)
+
+
+def canonical_names(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """torch's names -> the canonical ones, which are torchvision's: a DataParallel 'module.' prefix dropped, and a
+    bare nn.Sequential of the features ('0.weight') read as 'features.0.weight'."""
+    out = {}
+    for key, value in arrays.items():
+        name = key.removeprefix("module.")
+        out["features." + name if re.fullmatch(r"\d+\.(weight|bias)", name) else name] = value
+    return out
+
+
+def own_names(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The canonical names are torchvision's own: the same arrays under the same names."""
+    return dict(arrays)
 
 
 def cache_dir() -> str:

@@ -53,15 +53,6 @@ def settings_hash(s: Settings, fingerprints: dict[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def fingerprint(path: str) -> str:
-    """SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class Ledger:
     """The ledger of one output folder, locked for this driver while open."""
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..core.errors import UserError
 from ..jobs import record
+from ..jobs.lifecycle import Outcome
 from ..jobs.outputs import write_atomic
 from . import worker
 from .checks import outputs_of
@@ -186,6 +187,7 @@ def line(job: Job, result: dict[str, Any], submitted: float, written: list[str])
         "job": job.id,
         "hash": job.hash,
         "status": result["status"],
+        "outcome": result.get("outcome", Outcome.FAILED.value),  # how the job itself ended (the status: the batch's)
         "row": job.label,
         "output": os.path.abspath(job.settings.output),
         "files": written,

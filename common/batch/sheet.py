@@ -1,5 +1,5 @@
 """Pictures and comparisons of a finished batch: the contact sheet of a grid (content rows x style columns)
-and, where jobs differ only in their backend, the two backends side by side in the style of ``nst compare``."""
+and, where jobs differ only in their backend, each two backends side by side in the style of ``nst compare``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageOps
 
+from ..core import registry
 from ..core.errors import UserError
 from ..jobs import images
 from ..studies.compare import differences
@@ -26,9 +27,12 @@ def finished(job: Job, entries: dict[str, dict[str, Any]]) -> dict[str, Any] | N
     return entry if entry and entry.get("hash") == job.hash and entry.get("status") == "ok" else None
 
 
-def backend_pairs(jobs: list[Job], entries: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """For each pair of finished jobs that differ only in their backend: time per step, final losses and the
-    difference of their outputs (max abs, PSNR, SSIM, as nst compare reports them)."""
+def backend_pairs(
+    jobs: list[Job], entries: dict[str, dict[str, Any]], names: tuple[str, ...] = registry.NAMES
+) -> list[dict[str, Any]]:
+    """For each pair of finished jobs that differ only in their backend (each pair of the registry's backends,
+    registry.pairs): time per step, final losses and the difference of their outputs (max abs, PSNR, SSIM, as nst
+    compare reports them)."""
     groups: dict[str, dict[str, tuple[Job, dict[str, Any]]]] = {}
     for job in jobs:
         entry = finished(job, entries)
@@ -39,45 +43,56 @@ def backend_pairs(jobs: list[Job], entries: dict[str, dict[str, Any]]) -> list[d
             groups.setdefault(json.dumps(d, sort_keys=True), {})[job.settings.backend] = (job, entry)
     pairs = []
     for group in groups.values():
-        if "torch" not in group or "mxnet" not in group:
-            continue
-        (a, ea), (b, eb) = group["torch"], group["mxnet"]
-        try:
-            ia, ib = (images.load_image(j.settings.output, "output") for j in (a, b))
-        except UserError:
-            continue  # removed or damaged since: nothing to compare
-        diff = differences(ia, ib) if ia.size == ib.size else {}
-        pairs.append(
-            {
-                "content": Path(a.settings.content).name,
-                "style": "+".join(Path(p).name for p in a.settings.style),
-                "grid": {k: v for k, v in a.grid.items() if k != "backend"},
-                "jobs": {"torch": a.id, "mxnet": b.id},
-                "seconds_per_step": {"torch": ea["seconds_per_step"], "mxnet": eb["seconds_per_step"]},
-                "losses": {"torch": ea["losses"], "mxnet": eb["losses"]},
-                **{k: diff.get(k) for k in ("max_abs", "psnr", "ssim")},
-            }
-        )
+        for x, y in registry.pairs(names):
+            if x in group and y in group:
+                compared = compare_pair((x, y), group[x], group[y])
+                if compared is not None:
+                    pairs.append(compared)
     return pairs
 
 
+def compare_pair(
+    names: tuple[str, str], first: tuple[Job, dict[str, Any]], second: tuple[Job, dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Two finished jobs of the same settings on two backends, side by side; None when an output is gone."""
+    (a, ea), (b, eb) = first, second
+    try:
+        ia, ib = (images.load_image(j.settings.output, "output") for j in (a, b))
+    except UserError:
+        return None  # removed or damaged since: nothing to compare
+    diff = differences(ia, ib) if ia.size == ib.size else {}
+    x, y = names
+    return {
+        "backends": [x, y],
+        "content": Path(a.settings.content).name,
+        "style": "+".join(Path(p).name for p in a.settings.style),
+        "grid": {k: v for k, v in a.grid.items() if k != "backend"},
+        "jobs": {x: a.id, y: b.id},
+        "seconds_per_step": {x: ea["seconds_per_step"], y: eb["seconds_per_step"]},
+        "losses": {x: ea["losses"], y: eb["losses"]},
+        **{k: diff.get(k) for k in ("max_abs", "psnr", "ssim")},
+    }
+
+
 def pairs_table(pairs: list[dict[str, Any]], table: Callable[[list[str], list[list[Any]]], list[str]]) -> list[str]:
-    """The comparison as Markdown table lines."""
-    header = ["content", "style", "settings", "torch s/step", "mxnet s/step", "mxnet / torch"]
-    header += ["torch total loss", "mxnet total loss", "PSNR (dB)", "SSIM", "max abs"]
+    """The comparison as Markdown table lines: a row per pair of jobs, A and B the pair's two backends."""
+    header = ["backends (A / B)", "content", "style", "settings", "A s/step", "B s/step", "B / A"]
+    header += ["A total loss", "B total loss", "PSNR (dB)", "SSIM", "max abs"]
     lines = []
     for p in pairs:
-        t, m = p["seconds_per_step"]["torch"], p["seconds_per_step"]["mxnet"]
+        x, y = p["backends"]
+        t, m = p["seconds_per_step"][x], p["seconds_per_step"][y]
         lines.append(
             [
+                f"{x} / {y}",
                 p["content"],
                 p["style"],
                 " ".join(f"{k}={v}" for k, v in p["grid"].items()) or "-",
                 t,
                 m,
                 f"{m / t:.2f}x" if t and m else "",
-                p["losses"]["torch"].get("total", ""),
-                p["losses"]["mxnet"].get("total", ""),
+                p["losses"][x].get("total", ""),
+                p["losses"][y].get("total", ""),
                 "" if p["psnr"] is None else ("inf" if p["psnr"] == float("inf") else f"{p['psnr']:.1f}"),
                 "" if p["ssim"] is None else f"{p['ssim']:.4f}",
                 "" if p["max_abs"] is None else f"{p['max_abs']:.0f}",

@@ -173,7 +173,7 @@ def markdown(
             *_table(["job", "row", "status", "error"], [[r["job"], r["row"], r["status"], r["error"]] for r in bad]),
         ]
     if pairs:
-        lines += ["", "## The two backends, job by job", "", *sheet.pairs_table(pairs, _table)]
+        lines += ["", "## The backends, job by job", "", *sheet.pairs_table(pairs, _table)]
     if drew:
         lines += ["", "## Contact sheet", "", "![contents x styles](contact_sheet.png)"]
     shown = rows[:MAX_MD_ROWS]

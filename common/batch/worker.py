@@ -2,7 +2,9 @@
 
 The worker writes the input bytes into a private temporary folder, runs ``common.stylize`` there with the
 job's settings (outputs pointed into that folder too), and returns the bytes of every file the job wrote, its
-run record and its outcome. It writes nothing where the user's files are: the driver does that, atomically.
+run record and its outcome (common.jobs.lifecycle.Outcome, as every job run elsewhere reports it; the ledger's
+status is "ok" for a completed job, else "failed"). It writes nothing where the user's files are: the driver
+does that, atomically.
 
 A worker process keeps what is expensive to set up in module-level caches and reuses it for every job Ray gives
 it: the loaded backend (framework imported, thread pool sized) and any shipped weights file (one copy per node,
@@ -24,6 +26,7 @@ from typing import Any
 from ..core.errors import Interrupted, NSTError
 from ..core.interface import Backend, load_backend
 from ..jobs import record
+from ..jobs.lifecycle import End, Outcome
 from ..jobs.settings import Settings
 from ..jobs.stylize import stylize
 
@@ -123,7 +126,7 @@ def run_job(spec: dict[str, Any], *inputs: bytes) -> dict[str, Any]:
     started = time.time()
     s = Settings.from_dict(spec["settings"])
     tmp = Path(tempfile.mkdtemp(prefix="nst-job-"))
-    status, error, detail, warnings, fresh, load_seconds = "ok", None, None, [], False, 0.0
+    end, error, detail, warnings, fresh, load_seconds = End(Outcome.COMPLETED), None, None, [], False, 0.0
     try:
         here = local_settings(s, spec, inputs, tmp)
         try:
@@ -132,16 +135,17 @@ def run_job(spec: dict[str, Any], *inputs: bytes) -> dict[str, Any]:
         except Interrupted as e:
             raise Retry(f"job {spec['job']} was interrupted in its worker: {e}") from e
         except NSTError as e:
-            status, error = "failed", one_line(e, here, s)
+            end, error = End.of(e), one_line(e, here, s)
         except Exception as e:  # a bug or a framework error: this job fails, the batch goes on
-            status, error = "failed", one_line(e, here, s)
+            end, error = End.of(e), one_line(e, here, s)
             detail = "".join(traceback.format_exception(e)[-6:])
         files, run_record = _written(here, s), _record(here, s, spec)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {
         "job": spec["job"],
-        "status": status,
+        "status": status(end.outcome),
+        "outcome": end.outcome.value,
         "error": error,
         "detail": detail,
         "files": files,
@@ -157,6 +161,11 @@ def run_job(spec: dict[str, Any], *inputs: bytes) -> dict[str, Any]:
         "started": started,
         "ended": time.time(),
     }
+
+
+def status(outcome: Outcome) -> str:
+    """A job's status in the ledger: "ok" if it completed, else "failed"."""
+    return "ok" if outcome is Outcome.COMPLETED else "failed"
 
 
 def _written(here: Settings, s: Settings) -> dict[str, bytes]:

@@ -19,7 +19,7 @@ from PIL import Image
 from . import hrnet, layers, pixels, registry
 from .errors import WeightsUnavailable
 from .training import StepLosses, Trainer
-from .weights import VGGWeights, canonical_names, file_format, random_weights, validate
+from .weights import VGGWeights, file_format, random_weights, validate, weight_format
 
 Tensor = Any  # torch.Tensor or mxnet.nd.NDArray
 LossFn = Callable[[Tensor], Sequence[Tensor]]  # image -> (content, style, tv, total) tensors
@@ -40,6 +40,8 @@ IMPLEMENTED_BY: dict[str, tuple[str, str]] = {
     "pretrained_weights": ("weights", "pretrained"),
     "read_weights": ("weights", "read"),
     "write_weights": ("weights", "write"),
+    "canonical_names": ("weights", "canonical_names"),
+    "own_names": ("weights", "own_names"),
     "synthesized_image": ("trainer", "SynthesizedImage"),
     "trainer": ("trainer", "Trainer"),
     "gradient": ("trainer", "gradient"),
@@ -52,12 +54,12 @@ class Backend(abc.ABC):
 
     A subclass defined in backends/<name>/__init__.py gets the methods of IMPLEMENTED_BY from its package's
     modules; it writes itself only what depends on its device: __init__, version, asarray, to_tensor and
-    _build_vgg19.
+    _build_vgg19. What common/ needs of it before its framework loads, it declares in data files beside them
+    (registry.declared): its weight-file format (weights.toml) and its fitted memory model (memory.toml).
     """
 
     name: str = ""
     framework: str = ""
-    weight_suffix: str = ""  # the extension of the framework's own weight files (.pth, .params)
     bf16_is_faster: bool = False  # whether its bf16 path beats fp32 on a CPU with bf16 units (measured: README)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -81,6 +83,11 @@ class Backend(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{self.name} backend on {self.device}>"
+
+    @property
+    def weight_suffix(self) -> str:
+        """The extension of the framework's own weight files (.pth, .params), as its weights.toml declares."""
+        return weight_format(self.name).suffixes[0]
 
     @property
     @abc.abstractmethod
@@ -151,7 +158,8 @@ class Backend(abc.ABC):
         """VGG-19 ``features`` cut after layer ``upto``, weights frozen (no gradient is ever computed for them).
 
         ``weights`` is "random" (seeded by ``seed``, identical in every backend), "imagenet", "auto"
-        (imagenet if it can be had, else random), a .pth/.params path, a VGGWeights, or a 'features.N.weight' dict.
+        (imagenet if it can be had, else random), the path of a weight file of any backend's format, a VGGWeights,
+        or a dict of arrays under the canonical names ('features.N.weight') or this library's own.
         ``pooling`` is "max" (as trained) or "avg".
         """
         if pooling not in ("max", "avg"):
@@ -161,7 +169,7 @@ class Backend(abc.ABC):
         last = layers.resolve(upto)
         if isinstance(weights, str):
             weights = self.resolve_weights(weights, seed, last)
-        arrays = weights.arrays if isinstance(weights, VGGWeights) else canonical_names(weights)
+        arrays = weights.arrays if isinstance(weights, VGGWeights) else self.canonical_names(weights)
         return self._build_vgg19(validate(arrays, last, "weights"), last, pooling, dtype)
 
     def resolve_weights(self, spec: str, seed: int, upto: layers.Layer | None = None) -> VGGWeights:
@@ -175,7 +183,7 @@ class Backend(abc.ABC):
                 if spec == "imagenet":
                     raise
                 return random_weights(seed, upto, ": imagenet unavailable")
-            return VGGWeights(validate(canonical_names(arrays), upto, where), "imagenet", f"imagenet ({where})")
+            return VGGWeights(validate(self.canonical_names(arrays), upto, where), "imagenet", f"imagenet ({where})")
         return VGGWeights(validate(read_weights_file(spec), upto, f"weights file {spec!r}"), "file", f"file {spec}")
 
     @abc.abstractmethod
@@ -194,7 +202,8 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def pretrained_weights(self) -> tuple[dict[str, np.ndarray], str]:
-        """ImageNet VGG-19 arrays through the framework's own download and cache, and the file they came from.
+        """ImageNet VGG-19 arrays (under the library's own names) through the framework's own download and cache,
+        and the file they came from.
 
         Raises WeightsUnavailable (one line naming the file, the cache folder and the alternatives) when the
         file is neither cached nor downloadable.
@@ -202,12 +211,24 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def read_weights(self, path: str) -> dict[str, np.ndarray]:
-        """Every array of a weight file in this framework's format, as numpy arrays (no code in the file is run)."""
+        """Every array of a weight file in this framework's format, as numpy arrays under the names in the file
+        (no code in the file is run)."""
 
     @abc.abstractmethod
     def write_weights(self, path: str, arrays: Mapping[str, np.ndarray]) -> None:
         """Write canonically named arrays to ``path`` as this framework's weight file, under the names its own
-        vgg19() loads (the caller makes the write atomic)."""
+        vgg19() loads (own_names; the caller makes the write atomic)."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def canonical_names(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The same arrays under the canonical names ('features.N.*', 'classifier.N.*': torchvision's), from any
+        naming this library's files and downloads use; a name it does not know is kept as it is."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def own_names(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Canonically named arrays under the names this library's own vgg19() loads."""
 
     # --- the photorealistic generator (HRNet, common/core/hrnet.py) ------------------------------------------------
     def generator(self, arrays: Mapping[str, np.ndarray], dtype: str = "float32") -> Any:
@@ -255,11 +276,12 @@ class Backend(abc.ABC):
 
 
 def load_backend(name: str, device: str = "cpu") -> Backend:
-    """The backend object for "torch" or "mxnet" on a device ("cpu", "cuda:N")."""
+    """The backend object for a name of the registry ("torch", "mxnet") on a device ("cpu", "cuda:N")."""
     return registry.backend_package(name).Backend(device=device)
 
 
 def read_weights_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """All arrays of a .pth or .params file, canonically named, read by the backend of its format (whose
-    framework must be installed)."""
-    return canonical_names(load_backend(file_format(path)).read_weights(str(path)))
+    """All arrays of a weight file of any backend's format, canonically named, read by the backend whose format it
+    is (whose framework must be installed)."""
+    reader = load_backend(file_format(path))
+    return reader.canonical_names(reader.read_weights(str(path)))

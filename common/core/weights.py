@@ -1,36 +1,55 @@
 """Where VGG-19 weights come from: seeded random numbers, local files, or a library's ImageNet download.
 
-Every source ends as one dict of numpy arrays keyed like torchvision's state dict ('features.0.weight', ...):
-Gluon's structural parameter names for ``features`` are the same keys, so both backends load the same dict.
+Every source ends as one dict of numpy arrays under the canonical names, torchvision's ('features.0.weight', ...,
+'classifier.6.bias'). Each backend owns one weight-file format: backends/<name>/weights.toml declares its extensions
+and first bytes (read here without importing any framework), and the backend's contract methods read and write
+its files and translate its library's own names to and from the canonical ones (Backend.canonical_names,
+own_names). A file is read by the backend whose format it is: interface.read_weights_file.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import layers
+from . import layers, registry
 from .errors import UserError
 from .files import check_input_file
 
 SPECS = ("auto", "imagenet", "random")
-# The weight-file formats, named by the backend whose framework reads and writes them, and their extensions.
-SUFFIXES: dict[str, tuple[str, ...]] = {"torch": (".pth", ".pt"), "mxnet": (".params",)}
-_MXNET_MAGIC = (0x112).to_bytes(8, "little")  # kMXAPINDArrayListMagic, the first 8 bytes of a .params file
 
-# Gluon's vgg19 keeps its Dense layers inside `features` (37, 39) and the last one in `output`.
-GLUON_TO_TORCH_CLASSIFIER = {
-    "features.37": "classifier.0",
-    "features.39": "classifier.3",
-    "output": "classifier.6",
-}
-TORCH_TO_GLUON_CLASSIFIER = {v: k for k, v in GLUON_TO_TORCH_CLASSIFIER.items()}
+
+@dataclass(frozen=True)
+class WeightFormat:
+    """A backend's own weight-file format, as backends/<backend>/weights.toml declares it."""
+
+    backend: str
+    suffixes: tuple[str, ...]  # the first is the extension of the files it writes
+    magic: tuple[bytes, ...]  # a file of this format starts with one of these
+    what: str  # "a torch state dict (.pth)": names the format when a file is of none
+    destination: str  # ".pth (torch state dict)": names the format when a destination's extension is of none
+
+
+def weight_format(backend: str) -> WeightFormat:
+    """The weight-file format a backend declares (read without importing its framework)."""
+    d = registry.declared(backend, "weights")
+    magic = tuple(bytes.fromhex(m) for m in d["magic"])
+    return WeightFormat(backend, tuple(d["suffixes"]), magic, d["what"], d["destination"])
+
+
+def weight_formats() -> tuple[WeightFormat, ...]:
+    """Every backend's weight-file format, in the registry's order."""
+    return tuple(weight_format(name) for name in registry.NAMES)
+
+
+def weight_suffixes() -> tuple[str, ...]:
+    """Every extension of every backend's weight files."""
+    return tuple(suffix for fmt in weight_formats() for suffix in fmt.suffixes)
 
 
 @dataclass(frozen=True)
@@ -67,32 +86,6 @@ def _drawn(seed: int, upto: layers.Layer | None) -> dict[str, np.ndarray]:
     return out
 
 
-def canonical_names(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Rename a state dict's keys to 'features.N.*' / 'classifier.N.*', whatever library or era wrote it.
-
-    Accepts torchvision names, a bare nn.Sequential of the features ('0.weight'), Gluon structural names
-    ('features.37.weight', 'output.bias') and Gluon's legacy prefixed names ('vgg0_conv3_weight', 'dense0_bias').
-    """
-    out: dict[str, np.ndarray] = {}
-    convs = [c.index for c in layers.CONV_LAYERS]
-    for key, value in arrays.items():
-        name = key.removeprefix("module.")
-        legacy = re.fullmatch(r"(?:.*_)?(conv|dense)(\d+)_(weight|bias)", name)
-        if legacy:
-            kind, k, p = legacy.group(1), int(legacy.group(2)), legacy.group(3)
-            if kind == "conv" and k < len(convs):
-                name = f"features.{convs[k]}.{p}"
-            elif kind == "dense" and k < 3:
-                name = f"classifier.{(0, 3, 6)[k]}.{p}"
-        elif re.fullmatch(r"\d+\.(weight|bias)", name):
-            name = "features." + name
-        else:
-            prefix, _, p = name.rpartition(".")
-            name = f"{GLUON_TO_TORCH_CLASSIFIER.get(prefix, prefix)}.{p}"
-        out[name] = value
-    return out
-
-
 def validate(arrays: Mapping[str, np.ndarray], upto: layers.Layer | None, origin: str) -> dict[str, np.ndarray]:
     """The conv weights a run needs, checked for presence and shape; UserError names what is wrong."""
     needed = layers.conv_param_names(upto)
@@ -113,36 +106,28 @@ def validate(arrays: Mapping[str, np.ndarray], upto: layers.Layer | None, origin
 
 
 def file_format(path: str | os.PathLike) -> str:
-    """'torch' or 'mxnet', from the file's first bytes; UserError for anything else."""
+    """The backend whose weight-file format a file is in, from the file's first bytes; UserError for none."""
     p = Path(path)
     check_input_file(p, "weights file", "a weights file")
+    formats = weight_formats()
     with open(p, "rb") as f:
-        head = f.read(8)
-    if head == _MXNET_MAGIC:
-        return "mxnet"
-    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":  # torch.save zip archive, or a legacy pickle
-        return "torch"
-    raise UserError(f"weights file {str(p)!r} is neither a torch state dict (.pth) nor a Gluon .params file")
+        head = f.read(max(len(m) for fmt in formats for m in fmt.magic))
+    for fmt in formats:
+        if any(head.startswith(m) for m in fmt.magic):
+            return fmt.backend
+    raise UserError(f"weights file {str(p)!r} is neither " + " nor ".join(fmt.what for fmt in formats))
 
 
 def format_of_suffix(path: str | os.PathLike) -> str:
-    """The weight-file format ('torch' or 'mxnet') a destination's extension names; UserError for another."""
+    """The backend whose weight-file format a destination's extension names; UserError for none."""
     suffix = Path(path).suffix.lower()
-    for fmt, suffixes in SUFFIXES.items():
-        if suffix in suffixes:
-            return fmt
-    raise UserError(f"destination {str(path)!r}: use .pth (torch state dict) or .params (Gluon parameters)")
+    formats = weight_formats()
+    for fmt in formats:
+        if suffix in fmt.suffixes:
+            return fmt.backend
+    raise UserError(f"destination {str(path)!r}: use " + " or ".join(fmt.destination for fmt in formats))
 
 
 def random_weights(seed: int, upto: layers.Layer | None, note: str = "") -> VGGWeights:
     """Seeded random VGG-19 weights, described for the run record."""
     return VGGWeights(random_vgg19(seed, upto), "random", f"random (He-normal, seed {seed})" + note)
-
-
-def gluon_names(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """torchvision names -> the structural names of Gluon's model zoo vgg19 ('features.37.weight', 'output.bias')."""
-    out = {}
-    for key, value in arrays.items():
-        prefix, _, p = key.rpartition(".")
-        out[f"{TORCH_TO_GLUON_CLASSIFIER.get(prefix, prefix)}.{p}"] = value
-    return out

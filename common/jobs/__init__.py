@@ -1,8 +1,9 @@
 """The jobs: from settings to files, as the CLI and the Python API run them.
 
-settings   every setting of a run, validated          presets   the documents' recipes
-flags      the settings as command-line flags          stylize   the job: the Gatys method (gatys.py)
-photoreal  the HRNet generator's job                   run       what both jobs share
+declared   every setting, declared once (spec.py, values.py)   settings  a run's settings: validated, derived
+flags      the settings as command-line flags          presets   the documents' recipes
+plan       every refusal of a run, once                job       the one job pipeline both methods run
+stylize    the job's entry: plan, then job             gatys, photoreal   the two methods   run   what they share
 apply      nst apply: a saved generator on images
 signals    SIGINT/SIGTERM as a request to stop          checkpoint, models, record   what a run writes
 images     image files in and out                       outputs   atomic writes, writability
@@ -20,11 +21,13 @@ from . import (
     flags,
     gatys,
     images,
+    job,
     memory,
     models,
     outputs,
     paths,
     photoreal,
+    plan,
     presets,
     record,
     run,
@@ -46,11 +49,13 @@ __all__ = [
     "flags",
     "gatys",
     "images",
+    "job",
     "memory",
     "models",
     "outputs",
     "paths",
     "photoreal",
+    "plan",
     "presets",
     "record",
     "run",

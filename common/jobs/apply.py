@@ -36,6 +36,8 @@ def output_paths(model: str | os.PathLike, inputs: Sequence[str], output_dir: st
             outputs.check_name_fits(path, "--output-dir image")
     sources = [("MODEL", str(model))] + [("IMAGE", p) for p in inputs]
     paths.check_distinct(sources, [("--output-dir", p) for p in written])
+    for path, source in zip(written, inputs, strict=True):
+        images.check_replaceable(path, applied_mark(source), "--output-dir image", "choose another --output-dir")
     return written
 
 
@@ -79,9 +81,14 @@ def apply(
     generator = ops.generator(arrays, dtype)
     results = [ops.postprocess(generator(ops.preprocess(img, at, dtype, normalize)), normalize) for img, at in loaded]
     outputs.make_folder(output_dir, "--output-dir")
-    for img, path in zip(results, written, strict=True):
-        images.save_image(img, path)
+    for img, path, source in zip(results, written, inputs, strict=True):
+        images.save_image(img, path, mark=applied_mark(source))
     return written
+
+
+def applied_mark(source: str) -> str:
+    """What a result of nst apply says it is (images.written_by): a generator's result for this input."""
+    return f"nst apply of {os.path.realpath(source)}"
 
 
 APPLY_ABOUT = {

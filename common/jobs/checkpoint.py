@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core.errors import UserError
 from ..core.files import check_input_file
-from .outputs import name_max, write_atomic
+from .outputs import name_max, write_npz
 
 FORMAT = 2
 READS = (1, 2)
@@ -37,11 +37,17 @@ class Checkpoint:
     trainer: dict[str, np.ndarray]
     fingerprints: dict[str, str]
     backend: str
+    frames: list[np.ndarray] = field(default_factory=list)  # the animation's frames so far, as PNG bytes
+    last_frame_step: int = 0
 
 
 def fingerprint(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """SHA-256 of a file's bytes (read in chunks: an input may be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def save(path: str | os.PathLike, ckpt: Checkpoint) -> None:
@@ -54,15 +60,13 @@ def save(path: str | os.PathLike, ckpt: Checkpoint) -> None:
         "history": ckpt.history,
         "fingerprints": ckpt.fingerprints,
         "backend": ckpt.backend,
+        "frames": len(ckpt.frames),
+        "last_frame_step": ckpt.last_frame_step,
     }
     arrays = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
     arrays.update({f"trainer/{k}": np.asarray(v) for k, v in ckpt.trainer.items()})
-
-    def writer(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-    write_atomic(path, writer, "checkpoint")
+    arrays.update({f"frame/{i}": frame for i, frame in enumerate(ckpt.frames)})
+    write_npz(path, arrays, "checkpoint")
 
 
 def load(path: str | os.PathLike) -> Checkpoint:
@@ -73,6 +77,7 @@ def load(path: str | os.PathLike) -> Checkpoint:
         with np.load(p, allow_pickle=False) as data:
             header = json.loads(data["header"].tobytes().decode())
             trainer = {k.removeprefix("trainer/"): data[k] for k in data.files if k.startswith("trainer/")}
+            frames = [data[f"frame/{i}"] for i in range(header.get("frames", 0))]
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
         raise UserError(f"{str(p)!r} is not a checkpoint of nst stylize") from e
     if header.get("format") not in READS:
@@ -88,6 +93,8 @@ def load(path: str | os.PathLike) -> Checkpoint:
         trainer,
         fingerprints,
         header["backend"],
+        frames,
+        header.get("last_frame_step", 0),
     )
 
 

@@ -1,7 +1,10 @@
-"""Converting VGG-19 weight files between torchvision's state dict (.pth) and Gluon's parameters (.params).
+"""Converting VGG-19 weight files between the backends' formats: torchvision's state dict (.pth) and Gluon's
+parameters (.params).
 
-A converted .params file loads into ``mxnet.gluon.model_zoo.vision.vgg19()``, a converted .pth into
-``torchvision.models.vgg19()``; arrays are copied bit for bit, so a round trip gives back the same file contents.
+The source is read by the backend whose format it is, the destination written by the backend whose format its
+extension names (backends/<name>/weights.toml), under the names that library's own vgg19 loads: a converted .params
+file loads into ``mxnet.gluon.model_zoo.vision.vgg19()``, a converted .pth into ``torchvision.models.vgg19()``.
+Arrays are copied bit for bit, so a round trip gives back the same file contents.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 from ..core import layers
 from ..core.errors import UserError
 from ..core.interface import load_backend, read_weights_file
-from ..core.weights import SUFFIXES, format_of_suffix
+from ..core.weights import format_of_suffix, weight_suffixes
 from .outputs import check_writable, write_atomic
 from .paths import same_file
 
@@ -51,7 +54,7 @@ def check_vgg19(arrays: Mapping[str, np.ndarray], origin: str) -> None:
 def convert(src: str | os.PathLike, dst: str | os.PathLike) -> str:
     """Convert a VGG-19 weight file to the format dst's extension names; return a one-line summary."""
     fmt = format_of_suffix(dst)
-    check_writable(dst, sum(SUFFIXES.values(), ()), "destination")
+    check_writable(dst, weight_suffixes(), "destination")
     if same_file(src, dst):  # by any spelling, symlink or hard link
         raise UserError(f"source {str(src)!r} and destination {str(dst)!r} are the same file")
     arrays = read_weights_file(src)

@@ -114,7 +114,7 @@ class Declared:
         help="instead of `--size`: the content image's aspect ratio, with the shorter side N",
     )
     scales: tuple[float, ...] = declare(
-        D2L["scales"], R, L.Numbers(comma=True, metavar="S,S,..."), methods=GATYS, page=True,
+        D2L["scales"], R, L.Numbers(comma=True, scales=True, metavar="S,S,..."), methods=GATYS, page=True,
         help="coarse to fine, e.g. `0.25,0.5,1`: each stage starts from the previous result, upscaled, and runs "
         "`--steps` steps",
     )

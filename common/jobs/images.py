@@ -82,11 +82,13 @@ def fit_size(img: Image.Image, max_side: int) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-def save_image(img: Image.Image, path: str | os.PathLike) -> None:
-    """Write an image atomically; the format follows the extension."""
+def save_image(img: Image.Image, path: str | os.PathLike, mark: str | None = None) -> None:
+    """Write an image atomically; the format follows the extension; ``mark`` says in the file what wrote it
+    (derived images: only such a file may be replaced by a derived name, see written_by)."""
     p = check_writable(path, IMAGE_EXTENSIONS)
     fmt = Image.registered_extensions()[p.suffix.lower()]
-    write_atomic(p, lambda tmp: img.save(tmp, format=fmt), "image")
+    extra = _marked(fmt, mark) if mark else {}
+    write_atomic(p, lambda tmp: img.save(tmp, format=fmt, **extra), "image")
 
 
 def shorter_side_size(img: Image.Image, side: int) -> tuple[int, int]:
@@ -117,3 +119,47 @@ def save_gif(frames: list[Image.Image], path: str | os.PathLike, seconds_per_fra
         ),
         "animation",
     )
+
+
+MARK_KEY = "nst"  # the PNG text chunk (JPEG: the comment; TIFF: the description) that holds a derived image's mark
+
+
+def _marked(fmt: str, mark: str) -> dict[str, object]:
+    """PIL's save keywords that store the mark in a file of format ``fmt`` (none where the format has no place)."""
+    if fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        info = PngInfo()
+        info.add_text(MARK_KEY, mark)
+        return {"pnginfo": info}
+    if fmt == "JPEG":
+        return {"comment": mark.encode()}
+    if fmt == "TIFF":
+        return {"description": mark}
+    return {}
+
+
+def written_by(path: str | os.PathLike) -> str | None:
+    """The mark a derived image was written with, or None (not an image, not marked, or of another program)."""
+    try:
+        with Image.open(path) as img:
+            found = [img.info.get(MARK_KEY), img.info.get("comment")]
+            if hasattr(img, "tag_v2"):
+                found.append(img.tag_v2.get(270))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    for value in found:
+        text = value.decode(errors="replace") if isinstance(value, bytes) else value
+        if isinstance(text, str) and text.startswith("nst "):
+            return text
+    return None
+
+
+def check_replaceable(path: str | os.PathLike, mark: str, what: str, fix: str) -> None:
+    """UserError when a derived image's name is taken by a file that nst did not write there with this mark: a
+    derived name replaces only what the same command wrote before (a rerun works, a user's file is never lost)."""
+    if os.path.lexists(path) and written_by(path) != mark:
+        raise UserError(
+            f"{what} {str(path)!r} exists and was not written there by this command before; a derived name "
+            f"replaces only such a file: {fix}"
+        )

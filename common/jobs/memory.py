@@ -1,8 +1,18 @@
 """How much memory a run needs, estimated before anything is allocated, and what fits in what there is.
 
 Peak memory is a base (the framework, VGG-19's weights) plus a factor times the bytes of VGG-19's activations
-up to conv5_1, which grow linearly with the pixel count. The coefficients were fitted to measured peaks by
-benchmarks/memory.py on this project's machines (Linux, x86-64 CPU); they are estimates, with a margin.
+up to conv5_1, which grow linearly with the pixel count; the photoreal method (training the HRNet generator, whose
+activations grow linearly too) has its own base and factor on the same measure. The model is framework-free and
+here; its coefficients are each backend's own, by method, dtype and precision, in backends/<name>/memory.toml:
+fitted to measured peaks by benchmarks/memory.py on this project's machines (Linux, x86-64 CPU), which writes them
+there, each fit naming the results file and the CPU it came from. They are read without importing any framework,
+so that a run that would not fit is refused before its backend loads. They are estimates, with a margin.
+
+The fits in use (README, "Memory"): 128x128 ... 768x1024 on 2-core x86-64 machines, torch 2.14.1 and mxnet 1.9.1.
+The fp32 modes on an AMD EPYC with the current code (benchmarks/results/memory_epyc.json; MXNet float64 up to
+512x768); the bf16 modes, which need bf16 units, on an Intel Xeon with the code of 2026-11-23
+(benchmarks/results/memory.json), whose fp32 peaks were 0.1 GiB higher at small sizes and, for MXNet, 15% higher at
+large ones. The photoreal method's: on an AMD EPYC Zen 4 (benchmarks/results/memory_photoreal.json).
 """
 
 from __future__ import annotations
@@ -11,26 +21,17 @@ import math
 import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..core import layers
+from ..core import layers, registry
 from ..core.errors import UserError
 from ..core.layers import feature_sizes
 
-# (backend, dtype, precision) -> (base bytes, factor): fitted by benchmarks/memory.py (see the README) to peak RSS
-# measured at 128x128 ... 768x1024 on a 2-core x86-64 machine, torch 2.14.1 and mxnet 1.9.1. The fp32 modes: on an
-# AMD EPYC with the current code (benchmarks/results/memory_epyc.json; MXNet float64 up to 512x768); the bf16 modes,
-# which need bf16 units, on an Intel Xeon with the code of 2026-11-23 (benchmarks/results/memory.json), whose fp32
-# peaks were 0.1 GiB higher at small sizes and, for MXNet, 15% higher at large ones.
-FITTED: dict[tuple[str, str, str], tuple[float, float]] = {
-    ("torch", "float32", "fp32"): (8.874e08, 1.082),
-    ("torch", "float32", "bf16"): (9.81e08, 0.878),
-    ("torch", "float64", "fp32"): (1.196e09, 1.456),
-    ("mxnet", "float32", "fp32"): (4.369e08, 1.717),
-    ("mxnet", "float32", "bf16"): (6.518e08, 2.061),
-    ("mxnet", "float64", "fp32"): (4.749e08, 4.152),
-}
+FIT_FILE = "memory"  # backends/<name>/memory.toml: a [[fit]] table per (method, dtype, precision)
+GATYS = "gatys"  # the method of a fit that names none
 MARGIN = 1.15
 # How far below the fit a float32 run's measured peak may be: the fits are within 3% of their own points in float32
 # (18% for torch in float64, at 128x128) and the same code's peaks differed by up to 7% between the two CPUs measured.
@@ -50,14 +51,56 @@ def fit(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     return float(base), float(factor)
 
 
+def fits(backend: str) -> list[dict[str, Any]]:
+    """A backend's fitted coefficients, one dict per (method, dtype, precision), from its memory.toml (no framework
+    loads); a fit that names no method is the Gatys method's."""
+    return [{"method": GATYS, **fit} for fit in registry.declared(backend, FIT_FILE)["fit"]]
+
+
+def fit_file(backend: str) -> Path:
+    """Where a backend's fitted coefficients live (benchmarks/memory.py writes them there)."""
+    return registry.backend_folder(backend) / f"{FIT_FILE}.toml"
+
+
+def mode_of(fit: dict[str, Any]) -> tuple[str, str, str]:
+    """What a fit is for: (method, dtype, precision)."""
+    return fit.get("method", GATYS), fit["dtype"], fit["precision"]
+
+
+def coefficients(
+    backend: str, dtype: str = "float32", precision: str = "fp32", method: str = GATYS
+) -> tuple[float, float] | None:
+    """(base bytes, factor) fitted for a backend's method in a dtype and precision; None when never measured."""
+    if backend not in registry.NAMES:
+        return None
+    for fit in fits(backend):
+        if mode_of(fit) == (method, dtype, precision):
+            return float(fit["base"]), float(fit["factor"])
+    return None
+
+
+def fitted() -> dict[tuple[str, str, str, str], tuple[float, float]]:
+    """Every backend's coefficients: (backend, method, dtype, precision) -> (base bytes, factor)."""
+    return {
+        (name, *mode_of(fit)): (float(fit["base"]), float(fit["factor"]))
+        for name in registry.NAMES
+        for fit in fits(name)
+    }
+
+
 def estimate(
-    backend: str, size: tuple[int, int], dtype: str = "float32", precision: str = "fp32", upto: layers.Layer = DEEPEST
+    backend: str,
+    size: tuple[int, int],
+    dtype: str = "float32",
+    precision: str = "fp32",
+    upto: layers.Layer = DEEPEST,
+    method: str = GATYS,
 ) -> float | None:
     """Estimated peak bytes of a run, with a margin; None when this combination was never measured."""
-    key = (backend, dtype, precision)
-    if key not in FITTED:
+    fit = coefficients(backend, dtype, precision, method)
+    if fit is None:
         return None
-    base, factor = FITTED[key]
+    base, factor = fit
     return MARGIN * (base + factor * activation_bytes(size, dtype, upto))
 
 

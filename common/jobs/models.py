@@ -13,7 +13,7 @@ import numpy as np
 from ..core.errors import UserError
 from ..core.files import check_input_file
 from ..core.hrnet import check_arrays
-from .outputs import write_atomic
+from .outputs import write_npz
 
 FORMAT = "nst-hrnet-generator"
 VERSION = 1
@@ -25,12 +25,7 @@ def save_model(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dic
     arrays = check_arrays(arrays, "the generator")
     header = {"format": FORMAT, "version": VERSION, **meta}
     blob = np.frombuffer(json.dumps(header, sort_keys=True).encode(), dtype=np.uint8)
-
-    def writer(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savez(f, **{META_KEY: blob}, **arrays)
-
-    write_atomic(path, writer, "model (--save-model)")
+    write_npz(path, {META_KEY: blob, **arrays}, "model (--save-model)")
 
 
 def load_model(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..core.errors import UserError
 from ..core.files import kind, reason, shown
@@ -28,7 +30,7 @@ TEMP_RANDOM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")  # mkstemp's 8 
 
 def name_max(folder: str | os.PathLike) -> int:
     """The longest file name, in bytes, the file system of ``folder`` (or of its nearest existing parent) holds."""
-    p = Path(os.path.abspath(folder))
+    p = Path(os.path.realpath(folder))  # as the kernel finds it: a link, then "..", is the link's target's parent
     while True:
         try:
             return int(os.pathconf(p, "PC_NAME_MAX"))
@@ -103,7 +105,7 @@ def _check_writable(p: Path, extensions: tuple[str, ...] | None, what: str) -> P
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"{what} {shown(p)}: folder {shown(folder)} is not writable")
     try:  # os.access answers yes to root even on a read-only file system: try it
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX, suffix=".probe")
+        fd, probe = tempfile.mkstemp(dir=os.path.realpath(folder), prefix=TEMP_PREFIX, suffix=".probe")
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
@@ -153,7 +155,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     file, on failure delete it."""
     target = target_of(path)
     prefix, suffix = temporary_affixes(target)
-    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=prefix, suffix=suffix)
+    # tempfile makes its paths absolute by joining names (os.path.abspath): "link/../a" would become "./a", another
+    # folder than the kernel's; the folder's real path is the one the file will be renamed into
+    fd, tmp = tempfile.mkstemp(dir=os.path.realpath(target.parent or "."), prefix=prefix, suffix=suffix)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes a private file; outputs get the usual mode
     try:
@@ -174,6 +178,22 @@ def write_atomic(path: str | os.PathLike, writer: Callable[[str], None], what: s
             writer(tmp)
     except OSError as e:
         raise UserError(f"could not write {what} {shown(path)}: {e.strerror or e}") from e
+
+
+def write_npz(path: str | os.PathLike, arrays: dict[str, Any], what: str = "output") -> None:
+    """Write numpy arrays as an .npz atomically. The archive is made in memory first: numpy's zip writer, failing
+    midway (a full disk), leaves a half-closed archive whose cleanup prints a traceback after the error's line."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    data = buffer.getvalue()
+
+    def writer(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    write_atomic(path, writer, what)
 
 
 def write_text(path: str | os.PathLike, text: str, what: str = "output") -> None:
@@ -198,7 +218,7 @@ def atomic_folder(path: str | os.PathLike, force: bool, owned: frozenset[str], w
     check_replaceable(path, target, force, owned, what)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=TEMP_PREFIX))
+        tmp = Path(tempfile.mkdtemp(dir=os.path.realpath(target.parent), prefix=TEMP_PREFIX))
     except OSError as e:
         raise UserError(f"{what} {shown(path)}: cannot create a folder beside it: {reason(e)}") from e
     os.chmod(tmp, 0o777 & ~current_umask())
@@ -209,7 +229,7 @@ def atomic_folder(path: str | os.PathLike, force: bool, owned: frozenset[str], w
         except OSError as e:
             if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
-            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=TEMP_PREFIX))
+            old = Path(tempfile.mkdtemp(dir=os.path.realpath(target.parent), prefix=TEMP_PREFIX))
             os.rename(target, old / "old")
             try:
                 os.rename(tmp, target)
@@ -226,6 +246,15 @@ def check_replaceable(path: str | os.PathLike, target: Path, force: bool, owned:
     """UserError unless ``target`` is missing, an empty folder, or (with force) a folder of ``owned`` names only."""
     if target.exists() and not target.is_dir():
         raise UserError(f"{what} {shown(path)} is a file; give a folder")
+    here, real = Path(os.path.realpath(os.getcwd())), Path(os.path.realpath(target))
+    unmovable = "a mount point" if os.path.ismount(real) else "the current folder" if real == here else None
+    if unmovable is None and real in here.parents:
+        unmovable = "a folder that holds the current folder"
+    if unmovable:
+        raise UserError(
+            f"{what} {shown(path)} is {unmovable}, which cannot be replaced whole (the files are written beside it "
+            "and moved into its place): give a folder inside it"
+        )
     names = sorted(os.listdir(target)) if target.is_dir() else []
     listed = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
     if names and not force:

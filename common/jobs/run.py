@@ -3,6 +3,7 @@ the run's size, its outputs' checks, its input images, its VGG-19 weights and it
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -13,13 +14,14 @@ from typing import Any
 from PIL import Image
 
 from ..core import layers
+from ..core.errors import UserError
 from ..core.files import check_input_file
 from ..core.interface import Backend
 from ..core.recipe import D2L
 from ..core.training import StepRecord
 from ..core.weights import VGGWeights
-from . import images, paths, record, samples
-from .outputs import IMAGE_EXTENSIONS, check_writable
+from . import checkpoint, images, paths, record, samples
+from .outputs import IMAGE_EXTENSIONS, check_name_fits, check_writable
 from .settings import Settings
 
 Say = Callable[[str], None]
@@ -58,17 +60,70 @@ def run_size(s: Settings, content: Image.Image) -> tuple[int, int]:
 
 def check_outputs(
     s: Settings, others: Sequence[tuple[str, tuple[str, ...], str]], derived: Sequence[paths.Named] = ()
-) -> None:
+) -> list[paths.Named]:
     """Refuse, before any work, an --output or another output setting (name, extensions, what) that cannot be
-    written, and any output (also those ``derived`` from them) that is an input or another output."""
+    written, and any output (also those ``derived`` from them) that is an input or another output; every output."""
     check_writable(s.output, IMAGE_EXTENSIONS)
     for name, extensions, what in others:
         path = getattr(s, name)
         if path:
             check_writable(path, extensions, what)
     outputs = [("--output", s.output)] + [(f"--{n.replace('_', '-')}", getattr(s, n)) for n, _, _ in others]
+    written = [(flag, p) for flag, p in [*outputs, *derived] if p]
     allowed = {("--checkpoint", "--resume"), ("the checkpoint an interruption writes", "--resume")}
-    paths.check_distinct(input_files(s), [(flag, p) for flag, p in [*outputs, *derived] if p], allowed)
+    paths.check_distinct(input_files(s), written, allowed)
+    check_derived(s, derived)
+    return written
+
+
+def intermediate_path(output: str, step: int) -> str:
+    """out.png -> out_step0050.png."""
+    p = Path(output)
+    return str(p.with_name(f"{p.stem}_step{step:04d}{p.suffix}"))
+
+
+def frame_mark(output: str) -> str:
+    """What a --save-every image says it is (images.written_by): a frame of this output."""
+    return f"nst --save-every frame of {os.path.realpath(output)}"
+
+
+def check_derived(s: Settings, derived: Sequence[paths.Named]) -> None:
+    """UserError when a derived file's name is taken by a file this command did not write there before: a frame
+    that is no frame of this --output, a file where an interruption's checkpoint goes that is no checkpoint of it."""
+    for what, path in derived:
+        if what == "--save-every":
+            images.check_replaceable(
+                path, frame_mark(s.output), "--save-every image", "move it, or choose another --output"
+            )
+        elif os.path.lexists(path) and not (s.resume and paths.same_file(path, s.resume)):
+            try:
+                then = checkpoint.load(path).settings.get("output")
+            except UserError:
+                then = None
+            if then is None or not paths.same_file(then, s.output):
+                raise UserError(
+                    f"{str(path)!r} exists and is no checkpoint of --output {s.output!r}; an interrupted run writes "
+                    "its checkpoint there: move it, or give --checkpoint"
+                )
+
+
+def frame_paths(s: Settings, total_steps: int) -> list[str]:
+    """The --save-every images the run writes (every N steps, but not the last: that one is --output)."""
+    if not s.save_every:
+        return []
+    return [intermediate_path(s.output, step) for step in range(s.save_every, total_steps, s.save_every)]
+
+
+def derived_outputs(s: Settings, total_steps: int) -> list[tuple[str, str]]:
+    """The files a run writes beside the ones named by flags: (what, path) of the --save-every images and, with no
+    --checkpoint, the checkpoint an interruption writes; UserError if the longest frame name cannot be made."""
+    frames = frame_paths(s, total_steps)
+    if frames:  # the last frame has the longest name
+        check_name_fits(frames[-1], "--save-every image")
+    derived = [("--save-every", path) for path in frames]
+    if not s.checkpoint:
+        derived.append(("the checkpoint an interruption writes", checkpoint.default_path(s.output)))
+    return derived
 
 
 def input_files(s: Settings) -> list[paths.Named]:

@@ -8,7 +8,6 @@ from typing import Any
 
 from ..core import layers
 from ..core.errors import UserError
-from ..core.registry import check_name
 from . import value_lists, values
 from .declared import Declared, Stage
 from .spec import DTYPES, INITS, METHODS, OPTIMIZERS, POOLINGS, PRECISIONS, WEIGHT_SPECS, Role, Spec
@@ -60,10 +59,6 @@ class Settings(Declared):
     def validated(self) -> Settings:
         """The same settings with names resolved and lists normalized, or UserError naming the first bad value:
         each value by its own declaration (in the order they are declared), then the checks of two together."""
-        try:
-            check_name(self.backend)
-        except ValueError as e:
-            raise UserError(str(e)) from e
         s = replace(self, **{k: v for k, v in UNSET_DEFAULTS.items() if getattr(self, k) is None})
         if isinstance(s.style, str):
             s = replace(s, style=(s.style,))

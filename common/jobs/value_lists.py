@@ -33,6 +33,14 @@ def layer_list(text: str) -> tuple[str, ...]:
 class Files(Kind):
     """One or more paths; in a manifest cell separated by ';'."""
 
+    def check(self, flag: str, value: Any) -> None:
+        """UserError unless non-empty paths (an empty one names no file: not the current folder); none given: the
+        bundled sample."""
+        if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
+            raise UserError(f"{flag} must be {self.describe()}, not {value!r}")
+        if not all(v.strip() for v in value):
+            raise UserError(f"{flag} is empty: give a value, or leave the flag out")
+
     def from_text(self, text: str) -> tuple[str, ...]:
         """Paths separated by ';'."""
         return tuple(v.strip() for v in text.split(";") if v.strip())
@@ -65,13 +73,20 @@ class Numbers(Kind):
     zero: bool = False
     comma: bool = False  # one flag value, comma-separated (--scales 0.5,1), instead of several (--style-weights 1 2)
     metavar: str = "W"
+    scales: bool = False  # fractions of the result's size, coarse to fine: each at most 1, the last 1
 
     def check(self, flag: str, value: Any) -> None:
         """UserError unless every item is in range."""
         if not isinstance(value, (tuple, list)):
             raise UserError(f"{flag} must be a list of numbers, not {value!r}")
         for item in value:
-            Number(zero=self.zero).check(flag, item)
+            Number(zero=self.zero, maximum=1 if self.scales else None).check(flag, item)
+        if self.scales and value and value[-1] != 1:
+            shown = ",".join(f"{v:g}" for v in value)
+            raise UserError(
+                f"{flag} {shown}: the last stage must be at scale 1, the result's size; stages go coarse to fine, "
+                "e.g. 0.25,0.5,1"
+            )
 
     def from_text(self, text: str) -> tuple[float, ...]:
         """Numbers separated by spaces, commas or ';'."""

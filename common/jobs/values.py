@@ -17,6 +17,7 @@ from typing import Any
 from ..core.errors import UserError
 
 MIN_SIDE = 16  # the smallest image side any run accepts (images.MIN_SIDE)
+MAX_SIDE = 16384  # the largest: a 16384x16384 run needs hundreds of GiB; larger sides overflow image libraries
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -87,9 +88,16 @@ class Kind:
 
 @dataclass(frozen=True, kw_only=True)
 class Text(Kind):
-    """Any text: a path, a name (checked elsewhere)."""
+    """Any text but an empty one: a path, a name (checked elsewhere)."""
 
     metavar: str | None = None
+
+    def check(self, flag: str, value: Any) -> None:
+        """UserError unless a non-empty text (an empty path names no file: it is not "not given")."""
+        if not isinstance(value, str):
+            raise UserError(f"{flag} must be a text, not {value!r}")
+        if not value.strip():
+            raise UserError(f"{flag} is empty: give a value, or leave the flag out")
 
     def parser(self) -> dict[str, Any]:
         """argparse keywords for the flag."""
@@ -111,6 +119,8 @@ class Int(Kind):
             raise UserError(f"{flag} must be {what}, not {value!r}")
         if self.side and value < MIN_SIDE:
             raise UserError(f"{flag} is {value}; sizes need at least {MIN_SIDE} pixels")
+        if self.side and value > MAX_SIDE:
+            raise UserError(f"{flag} is {value}; a side is at most {MAX_SIDE} pixels")
 
     def from_text(self, text: str) -> int:
         """An integer."""
@@ -131,7 +141,8 @@ class Int(Kind):
 
     def schema(self) -> dict[str, Any]:
         """An integer in range."""
-        return {"type": "integer", "minimum": max(self.minimum, MIN_SIDE if self.side else self.minimum)}
+        low = {"minimum": max(self.minimum, MIN_SIDE if self.side else self.minimum)}
+        return {"type": "integer", **low, **({"maximum": MAX_SIDE} if self.side else {})}
 
 
 @dataclass(frozen=True, kw_only=True)

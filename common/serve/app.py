@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from ..core.errors import UserError
 from ..core.registry import BACKENDS
 from ..jobs import presets
+from ..jobs.lifecycle import Outcome, State
 from ..jobs.settings import SPECS, Settings
 from . import events, intake, store
 from .runs import Conflict, Manager
@@ -58,7 +59,7 @@ def page() -> FileResponse:
     return FileResponse(STATIC / "index.html")
 
 
-@router.get("/api/options", summary="Presets, samples, backends, defaults and limits the page offers")
+@router.get("/api/options", summary="Presets, samples, backends, defaults, limits, job states and outcomes")
 def options(request: Request) -> dict[str, Any]:
     return {
         "presets": {name: presets.get(name).summary for name in presets.names()},
@@ -70,6 +71,8 @@ def options(request: Request) -> dict[str, Any]:
         "weights": list(SPECS["weights"].kind.keywords),
         "max_upload_bytes": intake.MAX_UPLOAD_BYTES,
         "max_runs": manager_of(request).max_runs,
+        "states": State.groups(),
+        "outcomes": {outcome.value: outcome.state.value for outcome in Outcome},
     }
 
 
@@ -148,7 +151,7 @@ def run_input(request: Request, run_id: str, role: Role) -> FileResponse:
 @router.get("/api/runs/{run_id}/{backend}/preview", summary="The job's latest picture (its result once it ended)")
 def preview(request: Request, run_id: str, backend: BackendName) -> FileResponse:
     job = manager_of(request).get(run_id).jobs.get(backend.value)
-    ended = job is not None and job.state in store.TERMINAL
+    ended = job is not None and job.state.ended
     for name in ("result.png", "preview.png") if ended else ("preview.png", "result.png"):
         if job and (job.folder / name).is_file():
             return FileResponse(job.folder / name, headers={"Cache-Control": "no-store"})

@@ -19,12 +19,9 @@ from typing import Any
 
 from PIL import Image
 
-from ..core import layers
 from ..core.errors import UserError
-from ..core.hrnet import check_size as check_generator_size
-from ..jobs import gatys, images, outputs, presets, samples
-from ..jobs.run import run_size
-from ..jobs.settings import SPECS, Settings, check_method
+from ..jobs import images, outputs, presets, samples, stylize
+from ..jobs.settings import SPECS, Settings
 from ..jobs.values import KeywordOrPath
 from . import store
 
@@ -100,16 +97,9 @@ def job_settings(
     return s.validated()
 
 
-def preflight(s: Settings, content: Image.Image) -> None:
-    """The checks the job makes before loading a framework that can fail on settings alone: UserError if one does."""
-    size = run_size(s, content)
-    if s.method == "hrnet":
-        check_method(s)
-        check_generator_size(size, "the content image's size (--size)")
-        return
-    stages = s.run_stages()
-    deepest = layers.deepest(tuple(dict.fromkeys(s.content_layers + s.style_layers)))
-    gatys.check_memory(s, [gatys.stage_size(size, stage) for stage in stages], deepest)
+def preflight(s: Settings) -> None:
+    """Every check the job makes before loading a framework (the one plan of nst stylize): UserError if one fails."""
+    stylize.plan(s, say=lambda line: None)
 
 
 def write_json(path: Path, value: Any) -> None:
@@ -155,17 +145,17 @@ def build_run(
 ) -> dict[str, Any]:
     """Fill a new run's staging folder (its inputs, a job.json per backend, checked as the CLI checks a run, with
     every path where the folder will be: final); return its request.json content."""
-    inputs, pictures, names = {}, {}, {}
+    inputs, staged, names = {}, {}, {}
     for role, ref in zip(("content", "style"), refs, strict=True):
         source, names[role] = input_file(data_dir, ref)
-        pictures[role] = check_image(source, role, names[role])
+        check_image(source, role, names[role])
         name = role + image_format(source)
         shutil.copyfile(source, staging / "inputs" / name)
-        inputs[role] = final / "inputs" / name
+        staged[role], inputs[role] = staging / "inputs" / name, final / "inputs" / name
     for backend in backends:
-        s = job_settings(explicit, preset, backend, inputs, final / backend)
-        preflight(s, pictures["content"])
         (staging / backend).mkdir()
+        preflight(job_settings(explicit, preset, backend, staged, staging / backend))  # where the files are now
+        s = job_settings(explicit, preset, backend, inputs, final / backend)  # where they will be
         total = sum(stage.steps for stage in s.run_stages())
         write_json(staging / backend / "job.json", {"settings": s.as_dict(), "total_steps": total})
     return {

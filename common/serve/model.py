@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import statistics
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import report, store
-from .store import COMPARE_FILES, JOB_FILES, TERMINAL, read_json
-
-LIVE = ("queued", "starting", "running", "stopping")
+from ..jobs.children import Child
+from ..jobs.lifecycle import Outcome, State
+from ..jobs.settings import Settings
+from . import report
+from .store import COMPARE_FILES, JOB_FILES, clean, read_json
 
 
 @dataclass
@@ -23,35 +23,59 @@ class Job:
     folder: Path
     total_steps: int
     checkpoints: bool  # the Gatys method checkpoints (and so resumes); the photoreal method does not
-    state: str = "cancelled"
+    state: State = State.CANCELLED
+    outcome: Outcome | None = None  # how it ended, once it has run
     message: str = ""
     resumable: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     preview_step: int = 0
-    proc: subprocess.Popen | None = None
+    proc: Child | None = None
     stop_requested: bool = False
     peak_rss: int = 0
 
     def load(self) -> None:
-        """Take the state from the job's files (after its worker ended, or when the server starts)."""
-        found = store.job_state(self.folder, self.checkpoints)
-        self.state, self.message, self.resumable, self.history = (
-            found["state"],
-            found["message"],
-            found["resumable"],
-            found["history"],
-        )
+        """Take the state from the job's files (after its worker ended, or when the server starts).
+
+        end.json says how the worker ended (exit code, one-line message); the run record says how the run ended;
+        a checkpoint without a record is what a worker killed outright leaves."""
+        end = read_json(self.folder / "end.json") or {}
+        record = read_json(self.folder / "run.json")
+        self.history = clean(record["history"]) if isinstance(record, dict) else []
+        has_ckpt = (self.folder / JOB_FILES["checkpoint"]).is_file()
+        code, self.message = end.get("code"), end.get("message", "")
+        if isinstance(record, dict) and code in (None, 0, 130):
+            self.outcome = Outcome.of_status(record["status"])
+        elif code not in (None, 130):
+            known = isinstance(code, int) and code > 0  # not 0 without a record, nor a signal the worker died of
+            self.outcome = Outcome.of_exit_code(code) if known else Outcome.FAILED
+        else:
+            self.outcome = Outcome.INTERRUPTED if has_ckpt else None
+        self.state = self.outcome.state if self.outcome else State.CANCELLED
+        if self.state is State.STOPPED and not self.message:
+            last = f"after step {self.history[-1]['step']}" if self.history else "before the first step"
+            self.message = f"stopped {last}"
+        ckpt_resumes = self.state is State.STOPPED and has_ckpt and self.checkpoints
+        self.resumable = self.state is State.CANCELLED or ckpt_resumes
         self.preview_step = self.history[-1]["step"] if self.history else 0
+
+    def settings(self) -> Settings:
+        """The settings its worker runs: job.json's, on the run's shared weights if it has them (weights.json),
+        resuming its checkpoint if there is one."""
+        s = Settings.from_dict(read_json(self.folder / "job.json")["settings"])
+        shared = read_json(self.folder.parent / "weights.json") or {}
+        s = s.replace(weights=shared["weights"]) if "weights" in shared else s
+        return s.replace(resume=s.checkpoint) if (self.folder / JOB_FILES["checkpoint"]).is_file() else s
 
     def view(self, history: bool = True) -> dict[str, Any]:
         """The job as the API shows it."""
         seconds = [h["seconds"] for h in self.history if h.get("seconds") is not None]
         out = {
             "backend": self.backend,
-            "state": self.state,
+            "state": self.state.value,
+            "outcome": self.outcome.value if self.outcome and self.state.ended else None,
             "message": self.message,
-            "resumable": self.resumable and self.state in TERMINAL,
+            "resumable": self.resumable and self.state.ended,
             "total_steps": self.total_steps,
             "step": self.history[-1]["step"] if self.history else 0,
             "last": self.history[-1] if self.history else None,
@@ -91,11 +115,11 @@ class Run:
 
     def terminal(self) -> bool:
         """Nothing is left to do: every job ended and no comparison is being made."""
-        return all(job.state in TERMINAL for job in self.jobs.values()) and not self.comparing
+        return all(job.state.ended for job in self.jobs.values()) and not self.comparing
 
     def needs_comparison(self) -> bool:
         """Both backends completed and their comparison is not written yet."""
-        done = len(self.jobs) == 2 and all(job.state == "completed" for job in self.jobs.values())
+        done = len(self.jobs) == 2 and all(job.state is State.COMPLETED for job in self.jobs.values())
         return done and self.comparison is None and not self.comparing
 
     def shares_weights(self) -> bool:

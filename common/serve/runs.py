@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UserError
-from ..jobs import presets
-from . import intake, report, store, workers
+from ..jobs import children, presets
+from ..jobs.lifecycle import Notice, State, Step
+from . import child, intake, report, store
 from .events import Hub
-from .model import LIVE, Job, Run
+from .model import Job, Run
 
 
 class Conflict(UserError):
@@ -121,12 +122,12 @@ class Manager:
         run = self.get(run_id)
         with self.lock:
             for job in self._jobs(run, backend):
-                if job.state == "queued":
+                if job.state is State.QUEUED:
                     self.queue = deque(item for item in self.queue if item[1] is not job)
                     job.load()
                     self._changed(run, job)
-                elif job.state in ("starting", "running"):
-                    job.stop_requested, job.state = True, "stopping"
+                elif job.state in (State.STARTING, State.RUNNING):
+                    job.stop_requested, job.state = True, State.STOPPING
                     if job.proc is not None:
                         job.proc.send_signal(signal.SIGINT)
                     self._changed(run, job)
@@ -138,7 +139,7 @@ class Manager:
         with self.lock:
             if self.closing:
                 raise Conflict("the server is shutting down")
-            chosen = [job for job in self._jobs(run, backend) if job.resumable and job.state not in LIVE]
+            chosen = [job for job in self._jobs(run, backend) if job.resumable and job.state.ended]
             if not chosen:
                 states = ", ".join(f"{j.backend} {j.state}" for j in self._jobs(run, backend))
                 raise Conflict(f"nothing to resume ({states}); the photoreal method keeps no checkpoint")
@@ -158,7 +159,7 @@ class Manager:
     # --- scheduling and workers
 
     def _enqueue(self, run: Run, job: Job) -> None:
-        job.state, job.stop_requested = "queued", False
+        job.state, job.stop_requested = State.QUEUED, False
         self.queue.append((run, job))
         self._changed(run, job)
 
@@ -174,7 +175,7 @@ class Manager:
         while not self.closing and self.queue and len(self.running) < self.max_runs:
             run, job = self.queue.popleft()
             self.running.add(id(job))
-            job.state = "starting"
+            job.state = State.STARTING
             self._changed(run, job)
             self._thread(self._supervise, run, job)
 
@@ -205,41 +206,48 @@ class Manager:
         """Before the first worker of a two-backend run on auto/imagenet weights: decide the weights both load."""
         with run.weights_lock:
             if not (run.folder / "weights.json").is_file():
-                args = ["--shared-weights", str(run.folder), "{fd}"]
-                workers.run_to_end(args, run.folder, self.threads, lambda event: None)
+                spec = {"run": str(run.folder)}
+                children.run(
+                    child.shared_weights, spec, log=run.folder / "worker.log", cwd=run.folder, threads=self.threads
+                )
         shared = store.read_json(run.folder / "weights.json") or {"error": "the shared weights could not be decided"}
         if "error" in shared:
             intake.write_json(job.folder / "end.json", {"code": 2, "message": shared["error"]})
             job.stop_requested = True  # nothing to run
 
     def _work(self, run: Run, job: Job) -> None:
-        """Run the job's worker, turning its events into published state."""
+        """Run the job in its worker process, turning its events into published state."""
         with self.lock:
             if job.stop_requested or self.closing:
                 return
             with contextlib.suppress(FileNotFoundError):
                 (job.folder / "end.json").unlink()
-            resume = ["--resume"] if (job.folder / store.JOB_FILES["checkpoint"]).is_file() else []
-            job.proc, read = workers.start([str(job.folder), "{fd}", *resume], job.folder, self.threads)
-        for event in workers.events(read):
-            self._event(run, job, event)
-        code, rss = workers.wait(job.proc, self.lock)
-        job.peak_rss = max(job.peak_rss, rss)
-        if code != 0 and not (job.folder / "end.json").is_file() and not job.stop_requested:
-            message = f"the worker ended with exit code {code} (see worker.log)"
-            intake.write_json(job.folder / "end.json", {"code": code, "message": message})
+            try:
+                s = job.settings()
+            except Exception as e:  # a job.json damaged by hand: say so on the page, as a worker would
+                message = f"internal error: {type(e).__name__}: {e}"
+                intake.write_json(job.folder / "end.json", {"code": 1, "message": message})
+                return
+            files = {"picture": "preview.png", "end_file": "end.json", "log": "worker.log"}
+            where = {key: job.folder / name for key, name in files.items()}
+            job.proc = children.start_job(s, **where, cwd=job.folder, threads=self.threads)
+        end = job.proc.wait(lambda event: self._event(run, job, event), self.lock)
+        job.peak_rss = max(job.peak_rss, end.peak_rss)
+        if end.code != 0 and not (job.folder / "end.json").is_file() and not job.stop_requested:
+            message = f"the worker ended with exit code {end.code} (see worker.log)"
+            intake.write_json(job.folder / "end.json", {"code": end.code, "message": message})
 
-    def _event(self, run: Run, job: Job, event: dict[str, Any]) -> None:
+    def _event(self, run: Run, job: Job, event: Step | Notice) -> None:
         with self.lock:
-            if event.get("type") == "step":
-                record = store.clean(event["record"])
+            if isinstance(event, Step):
+                record = store.clean(event.record.as_dict())
                 job.history.append(record)
-                job.state = "running" if job.state == "starting" else job.state
-                job.preview_step = record["step"] if event.get("preview") else job.preview_step
+                job.state = State.RUNNING if job.state is State.STARTING else job.state
+                job.preview_step = record["step"] if event.picture else job.preview_step
                 out = {"type": "step", "backend": job.backend, "record": record, "preview_step": job.preview_step}
-                self.hub.publish(run.id, {**out, "state": job.state})
-            elif event.get("type") == "warning":
-                job.warnings.append(str(event.get("message", "")))
+                self.hub.publish(run.id, {**out, "state": job.state.value})
+            else:
+                job.warnings.append(event.message)
                 self._changed(run, job)
 
     def _compare(self, run: Run) -> None:
@@ -266,8 +274,8 @@ class Manager:
             self.queue.clear()
             for run in self.runs.values():
                 for job in run.jobs.values():
-                    if job.state in ("starting", "running", "stopping"):
-                        job.stop_requested, job.state = True, "stopping"
+                    if job.state in (State.STARTING, State.RUNNING, State.STOPPING):
+                        job.stop_requested, job.state = True, State.STOPPING
                         if job.proc is not None:
                             job.proc.send_signal(signal.SIGINT)
             self.hub.close_all()

@@ -82,7 +82,7 @@ def photoreal_step_times(backend: str, size: tuple[int, int], warmup: int, repea
     return timed_steps(trainer, warmup, repeats)
 
 
-def cells_child(spec: dict[str, Any]) -> list[dict[str, Any]]:
+def cells_child(spec: dict[str, Any], send: children.Send) -> list[dict[str, Any]]:
     """Every cell of one backend, measured in this process (children.run calls this); a failing cell says why."""
     cells = []
     for size in spec["sizes"]:
@@ -135,7 +135,7 @@ def run(
             "repeats": repeats,
             "photoreal_sizes": [list(s) for s in photoreal_sizes],
         }
-        report["cells"] += children.run("studies.bench:cells_child", spec, f"the {backend} benchmark").result
+        report["cells"] += children.run(cells_child, spec).check(f"the {backend} benchmark").result
     for cell in report["cells"]:
         rate(cell, report)
     return report

@@ -28,7 +28,6 @@ from ..jobs.outputs import atomic_folder, write_atomic, write_text
 from ..jobs.plotting import plot_comparison
 from ..jobs.run import input_files
 from ..jobs.settings import Settings
-from ..jobs.stylize import stylize
 
 FIELDS = ("median", "min", "max")
 
@@ -66,18 +65,13 @@ def run_backend(s: Settings, folder: Path, final: Path) -> dict[str, Any]:
         save_every=0,
         quiet=True,
     )
-    finished = children.run("studies.compare:child", child.as_dict(), f"the {s.backend} run")
+    finished = children.run_job(child).check(f"the {s.backend} run")
     run = json.loads(Path(child.log).read_text())
     run["output"] = run["settings"]["output"] = str(final / f"{s.backend}.png")
     run["settings"]["log"] = str(final / f"{s.backend}.json")
     record.write(child.log, run)
     run["peak_rss"] = finished.peak_rss
     return run
-
-
-def child(settings: dict[str, Any]) -> None:
-    """In a fresh process: one backend's job (children.run calls this)."""
-    stylize(Settings.from_dict(settings))
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,8 +1,9 @@
-"""Are the two backends the same program? Every comparison, its measured difference and its tolerance.
+"""Are the backends the same program? Every comparison, its measured difference and its tolerance.
 
-``nst parity`` prints these checks as a table (or JSON) and the test suite asserts them. Both backends get the
-same seeded VGG-19 weights and the same images. Relative differences are max |a - b| / max |b| over a tensor
-(or over a run's steps), so that zeros in b do not blow them up.
+``nst parity`` runs these checks on every pair of installed backends (registry.pairs: today one pair, torch and
+mxnet) and prints them as a table per pair (or JSON naming each pair); the test suite asserts them. Both backends of
+a pair get the same seeded VGG-19 weights and the same images. Relative differences are max |a - b| / max |b| over a
+tensor (or over a run's steps), so that zeros in b do not blow them up.
 
 Why two dtypes: in float32 two programs that compute the same thing drift apart under Adam, because rounding
 noise flips the update of pixels whose gradient is near zero; in float64 that noise is gone, so any remaining
@@ -19,12 +20,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..core import layers
+from ..core import layers, registry
 from ..core.errors import UserError
 from ..core.interface import Backend, load_backend
 from ..core.objective import LossWeights, make_objective
 from ..core.recipe import CONTENT_LAYERS, STYLE_LAYERS
-from ..core.registry import NAMES
 from ..jobs import images, record, samples
 from ..jobs.settings import check_size
 from .branches import branch_stable_pixels, branches, same_branches
@@ -44,9 +44,9 @@ from .recipe_rate import RECIPE_STEPS, recipe_rate_check
 from .trajectories import References, generator_checks, trajectory, trajectory_row
 
 ABOUT = {
-    "description": "Compare the torch and mxnet backends on the same seeded VGG-19 weights and images: "
-    "preprocessing, every VGG-19 layer (max and avg pooling), each loss, the gradient and whole Adam runs, "
-    "in float32 and float64. Exit code 1 if any check fails."
+    "description": f"Compare every pair of installed backends ({', '.join(registry.NAMES)}) on the same seeded VGG-19 "
+    "weights and images: preprocessing, every VGG-19 layer (max and avg pooling), each loss, the gradient and whole "
+    "Adam runs, in float32 and float64; a table per pair. Exit code 1 if any check fails."
 }
 # The flags of nst parity: (names, argparse keywords).
 FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
@@ -197,8 +197,8 @@ def command(
     as_json: bool,
     say: Callable[[str], None] | None,
 ) -> tuple[str, bool]:
-    """nst parity: every check on the given images (default: the bundled samples) as a table or JSON, and whether
-    all passed."""
+    """nst parity: every check on the given images (default: the bundled samples), for every pair of installed
+    backends, as tables or JSON, and whether all passed."""
     size = check_size(size)
     if min(size) < layers.min_side(layers.VGG19[-1]):
         raise UserError(f"--size {size[0]} {size[1]}: parity compares every layer down to pool5, which needs 32")
@@ -206,17 +206,50 @@ def command(
         raise UserError(f"--seed must be a non-negative integer, not {seed}")
     content_img = images.load_image(content or samples.sample_path(samples.CONTENT), "content")
     style_img = images.load_image(style or samples.sample_path(samples.STYLE), "style")
-    a, b = (load_backend(name) for name in NAMES)
+    names = [name for name in registry.NAMES if registry.is_installed(name)]
+    if len(names) < 2:
+        names = list(registry.NAMES)  # loading each says which framework is missing (BackendUnavailable)
+    ops = {name: load_backend(name) for name in names}
+    pairs = registry.pairs(names)
     dtypes = ("float32", "float64") if dtype == "both" else (dtype,)
-    checks = run(a, b, content_img, style_img, size, dtypes, seed, say)
-    passed = all(c.passed for c in checks)
-    if not as_json:
-        return table(checks, (a.name, b.name)), passed
-    doc = {
-        "backends": [a.name, b.name],
+    results = []
+    for a, b in pairs:
+        tell = say if say is None or len(pairs) == 1 else (lambda message, p=f"{a} vs {b}": say(f"{p}: {message}"))
+        results.append(((a, b), run(ops[a], ops[b], content_img, style_img, size, dtypes, seed, tell)))
+    passed = all(c.passed for _, checks in results for c in checks)
+    left_out = [name for name in registry.NAMES if name not in ops]
+    if as_json:
+        return json.dumps(report(results, names, left_out, size, seed), indent=2), passed
+    return tables(results, left_out), passed
+
+
+def tables(results: list[tuple[tuple[str, str], list[Check]]], left_out: list[str]) -> str:
+    """nst parity's text: a table per pair (one pair: just its table), then the backends not compared."""
+    text = "\n\n".join(table(checks, pair) for pair, checks in results)
+    if len(results) > 1:
+        count = sum(len(checks) for _, checks in results)
+        failed = sum(not c.passed for _, checks in results for c in checks)
+        text += f"\n\n{len(results)} pairs: {count - failed} of {count} checks pass"
+        text += f"; {failed} FAIL" if failed else ""
+    for name in left_out:
+        text += f"\n{name}: not compared (its framework, {registry.BACKENDS[name][0]}, is not installed)"
+    return text
+
+
+def report(
+    results: list[tuple[tuple[str, str], list[Check]]],
+    names: list[str],
+    left_out: list[str],
+    size: tuple[int, int],
+    seed: int,
+) -> dict[str, Any]:
+    """nst parity --json: the backends compared, each pair, and every check naming its pair."""
+    return {
+        "backends": names,
+        "pairs": [list(pair) for pair, _ in results],
         "size": list(size),
         "seed": seed,
         "versions": record.versions(),
-        "checks": [c.as_dict() for c in checks],
+        "checks": [{**c.as_dict(), "pair": list(pair)} for pair, checks in results for c in checks],
+        "not_installed": left_out,
     }
-    return json.dumps(doc, indent=2), passed

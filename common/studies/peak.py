@@ -18,7 +18,7 @@ def matmul_peak(precision: str, sizes: Sequence[int] = (1024, 2048, 4096), secon
     """GFLOP/s of the fastest n x n matrix product in fp32, bf16 or fp16 (torch if installed, else numpy for fp32),
     measured in a fresh process: in one that has loaded MXNet too, the two OpenMP runtimes halve it."""
     spec = {"precision": precision, "sizes": list(sizes), "seconds": seconds}
-    return float(children.run("studies.peak:peak_in_child", spec, "measuring the matmul peak").result)
+    return float(children.run(peak_in_child, spec).check("measuring the matmul peak").result)
 
 
 def no_peak(precision: str, peaks: Mapping[str, float], text: str | None = None) -> str | None:
@@ -43,7 +43,7 @@ def no_peak(precision: str, peaks: Mapping[str, float], text: str | None = None)
     return None
 
 
-def peak_in_child(spec: dict[str, Any]) -> float:
+def peak_in_child(spec: dict[str, Any], send: children.Send) -> float:
     """peak_child with a spec's values (children.run calls this)."""
     return peak_child(spec["precision"], spec["sizes"], spec["seconds"])
 

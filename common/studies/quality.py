@@ -82,7 +82,7 @@ def quality_child(backend: str, size: tuple[int, int], reference_steps: int = 50
     }
 
 
-def in_child(spec: dict[str, Any]) -> dict[str, Any]:
+def in_child(spec: dict[str, Any], send: children.Send) -> dict[str, Any]:
     """quality_child with a spec's values (children.run calls this)."""
     return quality_child(spec["backend"], tuple(spec["size"]), spec.get("reference_steps", 500))
 
@@ -94,7 +94,7 @@ def to_quality(backends: Sequence[str], size: tuple[int, int], say: Callable[[st
         if say:
             say(f"{backend}: time to the d2l recipe's quality (the recipe itself runs first)")
         spec = {"backend": backend, "size": list(size)}
-        results.append(children.run("studies.quality:in_child", spec, f"the {backend} time-to-quality run").result)
+        results.append(children.run(in_child, spec).check(f"the {backend} time-to-quality run").result)
     return results
 
 

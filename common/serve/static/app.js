@@ -1,5 +1,6 @@
 // The page of nst serve: a form that starts a run through the API, and a view of one run fed by its
-// server-sent events (a snapshot, then step/job/comparison events, then "end").
+// server-sent events (a snapshot, then step/job/comparison events, then "end"). The backends and the jobs' states
+// come from GET /api/options (common/jobs/lifecycle.py defines the states): none is written out here.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -48,12 +49,15 @@ async function loadOptions() {
   $("preset").innerHTML = `<option value="">none (nst stylize's defaults)</option>` +
     Object.keys(o.presets).map((p) => `<option value="${p}">${p}</option>`).join("");
   $("weights").innerHTML += o.weights.map((w) => `<option>${w}</option>`).join("");
+  $("backends").innerHTML = o.backends.map((b) =>
+    `<label><input type="checkbox" name="backend" value="${esc(b)}" checked> ${esc(b)}</label>`).join("");
   $("preset").addEventListener("change", presetChanged);
   $("method").addEventListener("change", () => {
     $("preset").value = $("method").value === "hrnet" ? "photoreal-hrnet" : "";
     presetChanged();
   });
   for (const box of document.querySelectorAll("input[name=backend]")) box.addEventListener("change", startLabel);
+  startLabel();
   presetChanged();
 }
 
@@ -71,7 +75,8 @@ function presetChanged() {
 
 function startLabel() {
   const chosen = backendsChosen();
-  $("start").textContent = chosen.length === 2 ? "Run on both backends" : `Run on ${chosen[0] || "…"}`;
+  const several = chosen.length === 2 ? "both backends" : `${chosen.length} backends`;
+  $("start").textContent = `Run on ${chosen.length > 1 ? several : chosen[0] || "…"}`;
 }
 
 function backendsChosen() {
@@ -212,7 +217,7 @@ function renderHead() {
   const jobs = Object.values(state.run.jobs);
   $("run-state").textContent = jobs.map((j) => `${j.backend}: ${j.state}`).join(" · ") +
     (state.run.comparing ? " · comparing" : "");
-  $("stop").disabled = !jobs.some((j) => ["queued", "starting", "running"].includes(j.state));
+  $("stop").disabled = !jobs.some((j) => state.options.states.stoppable.includes(j.state));
   $("resume").disabled = !jobs.some((j) => j.resumable);
 }
 
@@ -223,7 +228,7 @@ function renderPane(b) {
       <p class="status" id="status-${b}"></p><table class="numbers" id="numbers-${b}"></table>
       <p class="links" id="links-${b}"></p>`;
   }
-  const ended = ["completed", "stopped", "diverged", "failed", "cancelled"].includes(job.state);
+  const ended = state.options.states.ended.includes(job.state);
   const img = $(`img-${b}`), wanted = ended ? `${job.step}-final` : String(job.preview_step);
   const picture = job.preview_step > 0 || (ended && job.files.includes("result"));
   if (picture && img.dataset.want !== wanted) {
