@@ -198,7 +198,9 @@ def require_serve() -> None:
 
     import pytest
 
-    missing = [name for name in ("fastapi", "uvicorn", "httpx") if importlib.util.find_spec(name) is None]
+    missing = [
+        name for name in ("fastapi", "uvicorn", "fastapi_offline", "httpx") if importlib.util.find_spec(name) is None
+    ]
     if missing and os.environ.get("NST_REQUIRE_SERVE") == "1":
         pytest.fail(f"NST_REQUIRE_SERVE=1 but {', '.join(missing)} is not installed: pip install -e '.[all]'")
     if missing:

@@ -84,6 +84,50 @@ def record(data: Path, run_id: str, backend: str) -> dict:
     return json.loads((data / "runs" / run_id / backend / "run.json").read_text())
 
 
+LOSSES = ("step", "stage", "content", "style", "tv", "total", "lr")
+
+
+def stop_each_after(client: TestClient, run_id: str, step: int) -> dict:
+    """Stop each backend's job of a run as soon as it has done ``step`` steps (one backend may start much later than
+    the other); the stopped run."""
+    asked: set[str] = set()
+
+    def stopping(run: dict) -> bool:
+        for name, job in run["jobs"].items():
+            if name not in asked and job["step"] >= step:
+                assert client.post(f"/api/runs/{run_id}/stop", params={"backend": name}).status_code == 200
+                asked.add(name)
+        return asked == set(run["jobs"])
+
+    wait(client, run_id, stopping)
+    return wait(client, run_id, lambda run: run["terminal"])
+
+
+def check_stopped_by_the_user(client: TestClient, run: dict, total: int) -> None:
+    """Each job stopped mid-run as the user asked: resumable, its checkpoint offered for download, and a message
+    of the page's own (no server path, no CLI command)."""
+    for name, job in run["jobs"].items():
+        assert job["state"] == "stopped" and job["outcome"] == "interrupted" and job["resumable"], job
+        assert 2 <= job["step"] < total and job["stopped_by"] == "user", job
+        assert job["message"] == f"stopped after step {job['step']}", job
+        assert job["checkpoint"] == f"/api/runs/{run['id']}/{name}/files/checkpoint"
+        download = client.get(job["checkpoint"])
+        assert download.status_code == 200 and download.content[:2] == b"PK"  # an .npz (a zip)
+        assert f'filename="{run["id"]}-{name}.ckpt.npz"' in download.headers["content-disposition"]
+
+
+def check_continued(data: Path, run_id: str, reference: str, name: str, stopped: list[dict]) -> None:
+    """The resumed job ended as the reference that never stopped (image, every step's losses), and its steps before
+    the stop are the stopped run's own (their timings too): continued from the checkpoint, not redone."""
+    history = record(data, run_id, name)["history"]
+    expected = record(data, reference, name)["history"]
+    assert [h["step"] for h in history] == [h["step"] for h in expected] == list(range(1, len(expected) + 1))
+    assert history[: len(stopped)] == stopped
+    assert [{k: h[k] for k in LOSSES} for h in history] == [{k: h[k] for k in LOSSES} for h in expected]
+    result, ref_result = (data / "runs" / r / name / "result.png" for r in (run_id, reference))
+    assert Image.open(result).tobytes() == Image.open(ref_result).tobytes()
+
+
 def test_a_run_on_both_backends_streams_every_step_and_writes_the_comparison(serve, tmp_path) -> None:
     get_backend("torch"), get_backend("mxnet")
     client = serve()
@@ -144,31 +188,23 @@ def test_stop_keeps_image_record_and_checkpoint_and_resume_after_a_restart_ends_
     reference = start(client, backends=[name], settings=settings)["id"]
     run_id = start(client, backends=[name], settings=settings)["id"]
     assert states(client.get(f"/api/runs/{run_id}").json()) == {name: "queued"}  # max_runs 1: it waits
-    wait(client, run_id, lambda run: run["jobs"][name]["step"] >= 3)
-    assert client.post(f"/api/runs/{run_id}/stop").status_code == 200
-    run = wait(client, run_id, lambda run: run["terminal"])
-    job = run["jobs"][name]
-    assert job["state"] == "stopped" and job["outcome"] == "interrupted" and job["resumable"], job
-    assert 3 <= job["step"] < 30, job
+    run = stop_each_after(client, run_id, 3)
+    check_stopped_by_the_user(client, run, 30)
     folder = tmp_path / "data" / "runs" / run_id / name
+    stopped = record(tmp_path / "data", run_id, name)["history"]
     assert record(tmp_path / "data", run_id, name)["status"] == "interrupted"
     assert (folder / "run.ckpt.npz").is_file() and Image.open(folder / "result.png").size == (48, 32)
     wait(client, reference, lambda run: run["terminal"])
     client.__exit__(None, None, None)
 
-    client = serve(max_runs=1)  # a new server on the same folder finds both runs
+    client = serve(max_runs=1)  # a new server on the same folder finds both runs; what the user stopped stays so
     listed = {run["id"]: states(run) for run in client.get("/api/runs").json()}
     assert listed == {run_id: {name: "stopped"}, reference: {name: "completed"}}
+    assert client.get(f"/api/runs/{run_id}").json()["jobs"][name]["stopped_by"] == "user"
     assert client.post(f"/api/runs/{reference}/resume").status_code == 409
     assert client.post(f"/api/runs/{run_id}/resume").status_code == 200
     assert events(client, run_id)[-1]["type"] == "end"
-    history = record(tmp_path / "data", run_id, name)["history"]
-    assert [h["step"] for h in history] == list(range(1, 31))
-    ref_folder = tmp_path / "data" / "runs" / reference / name
-    assert Image.open(folder / "result.png").tobytes() == Image.open(ref_folder / "result.png").tobytes()
-    losses = ("step", "stage", "content", "style", "tv", "total", "lr")
-    expected = record(tmp_path / "data", reference, name)["history"]
-    assert [{k: h[k] for k in losses} for h in history] == [{k: h[k] for k in losses} for h in expected]
+    check_continued(tmp_path / "data", run_id, reference, name, stopped)
 
 
 def test_with_max_runs_1_the_jobs_queue_and_a_queued_job_can_be_cancelled(serve, tmp_path) -> None:
@@ -194,17 +230,25 @@ def test_with_max_runs_1_the_jobs_queue_and_a_queued_job_can_be_cancelled(serve,
     assert not (tmp_path / "data" / "runs" / second["id"] / "torch" / "worker.log").exists()  # it never ran
 
 
-def test_the_photoreal_method_runs_on_both_backends_and_is_not_resumable(serve, tmp_path) -> None:
+def test_the_photoreal_method_stops_and_resumes_on_both_backends_as_if_never_stopped(serve, tmp_path) -> None:
     get_backend("torch"), get_backend("mxnet")
-    client = serve()
-    run_id = start(client, preset="photoreal-hrnet", settings={**TINY, "steps": 3})["id"]
+    data, settings = tmp_path / "data", {**TINY, "steps": 16}
+    client = serve(max_runs=2)
+    reference = start(client, preset="photoreal-hrnet", settings=settings)["id"]
+    run_id = start(client, preset="photoreal-hrnet", settings=settings)["id"]  # queued until the reference ends
+    run = stop_each_after(client, run_id, 2)
+    check_stopped_by_the_user(client, run, 16)
+    stopped = {name: record(data, run_id, name)["history"] for name in run["jobs"]}
+    assert record(data, run_id, "mxnet")["settings"]["method"] == "hrnet"
+    assert client.post(f"/api/runs/{run_id}/resume").status_code == 200
     assert events(client, run_id)[-1]["type"] == "end"
     run = client.get(f"/api/runs/{run_id}").json()
     assert states(run) == {"torch": "completed", "mxnet": "completed"} and run["comparison"]["difference"]
-    assert record(tmp_path / "data", run_id, "mxnet")["settings"]["method"] == "hrnet"
-    assert "checkpoint" not in run["jobs"]["torch"]["files"]
+    assert not any(job["resumable"] for job in run["jobs"].values())
+    for name in ("torch", "mxnet"):
+        check_continued(data, run_id, reference, name, stopped[name])
     r = client.post(f"/api/runs/{run_id}/resume")
-    assert r.status_code == 409 and "nothing to resume" in r.json()["detail"]
+    assert r.status_code == 409 and r.json()["detail"] == "nothing to resume (torch completed, mxnet completed)"
 
 
 def test_auto_weights_are_decided_once_for_both_backends(serve, tmp_path) -> None:

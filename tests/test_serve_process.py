@@ -1,6 +1,7 @@
-"""`nst serve` as a real process on 127.0.0.1: a killed server leaves every result and a checkpoint of every running
-job, and a restarted one lists and resumes them; a client that goes away does not stop its run; the address it
-really listens on; the flags, the missing extra and the installed package."""
+"""`nst serve` as a real process on 127.0.0.1: a stopped or killed server leaves every result and a checkpoint of
+every running job, and a restarted one resumes them by itself (what the user stopped stays stopped); a client that
+goes away does not stop its run; the address it really listens on; the flags, the missing extra and the installed
+package."""
 
 from __future__ import annotations
 
@@ -57,35 +58,50 @@ def check_stopped_by_signal(folder: Path) -> None:
         assert json.loads((job / "end.json").read_text())["code"] == 130
 
 
-def test_sigterm_leaves_results_and_checkpoints_and_a_restarted_server_lists_and_resumes_them(tmp_path) -> None:
+def history(folder: Path) -> list[dict]:
+    """A job's steps as its run record has them."""
+    return json.loads((folder / "run.json").read_text())["history"]
+
+
+def test_sigterm_stops_every_job_with_its_checkpoint_and_a_restarted_server_resumes_them_by_itself(tmp_path) -> None:
     get_backend("torch"), get_backend("mxnet")
-    data = tmp_path / "data"
+    data, steps = tmp_path / "data", 60
     proc, url = start_server(data)
     try:
-        done = post_run(url, 2, backends=["torch"])
-        wait(url, done, lambda run: run["terminal"])
-        running = post_run(url, 60)
+        reference = post_run(url, steps)  # never stopped: what the interrupted run must end as
+        wait(url, reference, lambda run: run["terminal"] and run["comparison"])
+        running = post_run(url, steps)
         wait(url, running, started)
+        kept = post_run(url, steps, backends=["torch"])  # queued behind the two jobs running, then the user stops it
+        assert httpx.post(f"{url}/api/runs/{kept}/stop").json()["jobs"]["torch"]["state"] == "cancelled"
     finally:
         code, err = stop_server(proc, signal.SIGTERM, timeout=120)
     assert code == -signal.SIGTERM and "Traceback" not in err, err
     check_stopped_by_signal(data / "runs" / running)
+    stopped = {name: history(data / "runs" / running / name) for name in BOTH}
+    why = {name: json.loads((data / "runs" / running / name / "control.json").read_text()) for name in BOTH}
+    assert why == {name: {"want": "run", "by": "server"} for name in BOTH}
+    assert json.loads((data / "runs" / kept / "torch" / "control.json").read_text()) == {"want": "stop", "by": "user"}
 
-    proc, url = start_server(data)
+    proc, url = start_server(data)  # no request: what the server's stop interrupted goes on by itself
     try:
-        runs = {r["id"]: r for r in httpx.get(f"{url}/api/runs").json()}
-        assert runs[done]["jobs"]["torch"]["state"] == "completed"
-        assert {n: (j["state"], j["resumable"]) for n, j in runs[running]["jobs"].items()} == {
-            n: ("stopped", True) for n in BOTH
-        }
-        assert httpx.post(f"{url}/api/runs/{running}/resume").status_code == 200
         run = wait(url, running, lambda run: run["terminal"] and run["comparison"])
-        assert {n: (j["state"], j["step"]) for n, j in run["jobs"].items()} == {n: ("completed", 60) for n in BOTH}
+        assert {n: (j["state"], j["step"]) for n, j in run["jobs"].items()} == {n: ("completed", steps) for n in BOTH}
+        job = httpx.get(f"{url}/api/runs/{kept}").json()["jobs"]["torch"]  # what the user stopped stays stopped
+        assert (job["state"], job["resumable"], job["stopped_by"]) == ("cancelled", True, "user"), job
     finally:
         stop_server(proc)
+    assert not (data / "runs" / kept / "torch" / "worker.log").exists()  # it never ran
+    losses = ("step", "stage", "content", "style", "tv", "total", "lr")
+    for name in BOTH:
+        resumed, expected = (history(data / "runs" / r / name) for r in (running, reference))
+        assert resumed[: len(stopped[name])] == stopped[name]  # continued from the checkpoint, not run again
+        assert [{k: h[k] for k in losses} for h in resumed] == [{k: h[k] for k in losses} for h in expected]
+        results = [(data / "runs" / r / name / "result.png").read_bytes() for r in (running, reference)]
+        assert results[0] == results[1]
 
 
-def test_a_sigkilled_server_s_workers_still_checkpoint(tmp_path) -> None:
+def test_a_sigkilled_server_s_workers_checkpoint_and_a_restarted_server_continues_them(tmp_path) -> None:
     get_backend("torch"), get_backend("mxnet")
     data = tmp_path / "data"
     proc, url = start_server(data)
@@ -100,12 +116,14 @@ def test_a_sigkilled_server_s_workers_still_checkpoint(tmp_path) -> None:
     while not all(end.is_file() for end in ends) and time.monotonic() < deadline:
         time.sleep(0.2)
     check_stopped_by_signal(data / "runs" / run_id)
+    done = {name: len(history(data / "runs" / run_id / name)) for name in BOTH}
     proc, url = start_server(data)
-    try:
-        run = httpx.get(f"{url}/api/runs/{run_id}").json()
-        assert {n: j["state"] for n, j in run["jobs"].items()} == {n: "stopped" for n in BOTH}
+    try:  # it goes on by itself, from its checkpoint
+        wait(url, run_id, lambda run: all(run["jobs"][n]["step"] > done[n] for n in BOTH))
     finally:
         stop_server(proc)
+    for name in BOTH:
+        assert len(history(data / "runs" / run_id / name)) > done[name]
 
 
 @pytest.mark.parametrize("name", BOTH)

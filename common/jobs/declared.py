@@ -122,7 +122,9 @@ class Declared:
         D2L["stages"], R, V.Kind(), flag=None, methods=GATYS, batch="is set by presets only",
         help="a staged recipe's stages (set by presets; overrides --scales)",
     )
-    steps: int = declare(D2L["steps"], R, V.Int(metavar="N"), page=True, help="steps (per scale)")
+    steps: int = declare(
+        D2L["steps"], R, V.Int(metavar="N"), page=True, page_maximum=20000, help="steps (per scale)",
+    )
     optimizer: str = declare(
         D2L["optimizer"], R, V.Choice(options=OPTIMIZERS), methods=GATYS, page=True,
         help="Adam and SGD as torch.optim computes them (also in MXNet); L-BFGS as torch.optim.LBFGS, one iteration "

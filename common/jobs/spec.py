@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..core.errors import UserError
 from . import values
 
 OPTIMIZERS = ("adam", "lbfgs", "sgd")
@@ -41,6 +42,7 @@ class Spec:
     methods: frozenset[str] = frozenset(METHODS)  # the methods that accept a value other than the default
     decides: bool = True  # a RECIPE setting that decides the result (not the preset's name: its values do)
     page: bool = False  # the web page's form offers it (a setting that names no file)
+    page_maximum: int | None = None  # the largest value the page takes (a run it can finish); the CLI takes more
     batch: str | None = None  # why a batch job cannot take it, if it cannot
     extensions: tuple[str, ...] = ()  # an output file's allowed extensions
     called: str = ""  # what messages call an output file ("run record")
@@ -62,10 +64,18 @@ class Spec:
             "flag": self.flag,
             "help": self.help,
             "role": self.role.value,
-            "schema": self.kind.schema(),
+            "schema": {**self.kind.schema(), **({"maximum": self.page_maximum} if self.page_maximum else {})},
             "default": list(default) if isinstance(default, tuple) else default,
             "methods": sorted(self.methods),
         }
+
+    def check_page(self, value: Any) -> None:
+        """UserError naming the page's field (Steps) when a value the page sent is above its page_maximum."""
+        if self.page_maximum is not None and values.is_number(value) and value > self.page_maximum:
+            field = self.name.replace("_", " ").capitalize()
+            raise UserError(
+                f"{field} is {value}; the page takes at most {self.page_maximum} (nst stylize {self.label} takes more)"
+            )
 
     def refusal(self, value: Any) -> str:
         """The line a method that does not take this setting says when it is given ``value``."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..core.errors import UserError
 
-EXTRA_MODULES = ("fastapi", "uvicorn")
+EXTRA_MODULES = ("fastapi", "uvicorn", "fastapi_offline")  # fastapi-offline: the API docs' scripts, for offline use
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 ABOUT = {
@@ -37,11 +37,12 @@ def _findable(name: str) -> bool:
 
 
 def check_installed() -> None:
-    """UserError naming the extra if FastAPI or uvicorn is missing."""
+    """UserError naming the extra if FastAPI, uvicorn or fastapi-offline is missing."""
     missing = [name for name in EXTRA_MODULES if not _findable(name)]
     if missing:
+        names = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
         raise UserError(
-            f"nst serve needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed: "
+            f"nst serve needs {names}, which {'is' if len(missing) == 1 else 'are'} not installed: "
             "pip install 'nst-crossframe[serve]'"
         )
 

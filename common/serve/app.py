@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
@@ -20,8 +20,10 @@ from ..core.registry import BACKENDS
 from ..jobs import presets
 from ..jobs.lifecycle import Outcome, State
 from ..jobs.settings import SPECS, Settings
-from . import events, intake, store
-from .runs import Conflict, Manager
+from . import docs, events, intake, store
+from .guard import Guard
+from .inventory import Conflict, Missing
+from .runs import Manager
 
 STATIC = Path(__file__).resolve().parent / "static"
 BackendName = Enum("BackendName", {name: name for name in BACKENDS}, type=str)
@@ -42,8 +44,10 @@ class RunRequest(BaseModel):
 
 
 def one_line(error: UserError) -> JSONResponse:
-    """A refused request: the CLI's one line as {"detail": ...}; 409 for a state conflict, else 400."""
-    return JSONResponse({"detail": str(error)}, status_code=409 if isinstance(error, Conflict) else 400)
+    """A refused request: the CLI's one line as {"detail": ...}; 409 for a state conflict, 404 for a run or upload
+    that is not there, else 400."""
+    status = 409 if isinstance(error, Conflict) else 404 if isinstance(error, Missing) else 400
+    return JSONResponse({"detail": str(error)}, status_code=status)
 
 
 router = APIRouter()
@@ -107,6 +111,23 @@ async def upload(request: Request, role: Role = Role.content, name: str | None =
     return manager.save_upload(Path(tmp), role.value, name)
 
 
+@router.get("/api/uploads", summary="Every kept upload (id, name, role, width, height, size, sha256), newest first")
+def uploads(request: Request) -> list[dict[str, Any]]:
+    """Every kept upload, newest first."""
+    return manager_of(request).uploads()
+
+
+@router.delete(
+    "/api/uploads/{upload_id}",
+    status_code=204,
+    summary="Delete an upload (409 while a run made from it is not over; runs keep their own copies)",
+)
+def delete_upload(request: Request, upload_id: str) -> Response:
+    """Delete an upload's files (the runs made from it keep their own copies of it)."""
+    manager_of(request).delete_upload(upload_id)
+    return Response(status_code=204)
+
+
 @router.post("/api/runs", status_code=201, summary="Start a run on one or both backends (queued if busy)")
 def create(request: Request, body: RunRequest) -> dict[str, Any]:
     backends = [b.value for b in body.backends]
@@ -137,7 +158,14 @@ def stop(request: Request, run_id: str, backend: BackendName | None = None) -> d
     return manager_of(request).stop(run_id, backend and backend.value).view(history=False)
 
 
-@router.post("/api/runs/{run_id}/resume", summary="Continue a stopped run from its checkpoint")
+@router.delete("/api/runs/{run_id}", status_code=204, summary="Delete a run's folder (409 while it is not over)")
+def delete_run(request: Request, run_id: str) -> Response:
+    """Delete a run's folder, and nothing else."""
+    manager_of(request).delete_run(run_id)
+    return Response(status_code=204)
+
+
+@router.post("/api/runs/{run_id}/resume", summary="Continue a stopped run from its checkpoint (either method)")
 def resume(request: Request, run_id: str, backend: BackendName | None = None) -> dict[str, Any]:
     return manager_of(request).resume(run_id, backend and backend.value).view(history=False)
 
@@ -164,7 +192,8 @@ def job_file(request: Request, run_id: str, backend: BackendName, key: JobFile) 
     path = job.folder / store.JOB_FILES[key.value] if job else None
     if path is None or not path.is_file():
         raise HTTPException(404, f"no {key.value} for this job")
-    name = f"{run_id}-{backend.value}{path.suffix if key.value != 'log' else '.log'}"
+    suffix = {"log": ".log", "checkpoint": ".ckpt.npz"}.get(key.value, path.suffix)
+    name = f"{run_id}-{backend.value}{suffix}"
     return FileResponse(path, media_type=MEDIA.get(path.suffix, "text/plain"), filename=name)
 
 
@@ -183,12 +212,16 @@ async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
     return JSONResponse({"detail": f"{where}: {first['msg']}"}, status_code=422)
 
 
-def create_app(data_dir: str | os.PathLike, max_runs: int = 2, threads: int | None = None) -> FastAPI:
-    """The application over one data folder; its Manager is app.state.manager (its workers stop with the app)."""
+def create_app(
+    data_dir: str | os.PathLike, max_runs: int = 2, threads: int | None = None, hosts: tuple[str, ...] = ()
+) -> FastAPI:
+    """The application over one data folder; its Manager is app.state.manager (its workers stop with the app);
+    besides loopback it answers to the names in hosts (--host) only (guard.py)."""
     manager = Manager(data_dir, max_runs, threads)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        manager.resume_interrupted()  # the jobs a server stop interrupted go on; those the user stopped do not
         yield
         manager.shutdown()
 
@@ -196,10 +229,14 @@ def create_app(data_dir: str | os.PathLike, max_runs: int = 2, threads: int | No
         title="nst serve",
         summary="Both frameworks stylizing side by side: runs, live progress, results and their comparison.",
         lifespan=lifespan,
+        docs_url=None,  # docs.install serves /docs and /redoc from the package, not from a CDN
+        redoc_url=None,
     )
     app.state.manager = manager
     app.add_exception_handler(UserError, lambda request, e: one_line(e))
     app.add_exception_handler(RequestValidationError, invalid)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(router)
+    docs.install(app)
+    app.add_middleware(Guard, hosts=hosts)
     return app

@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image
 
 from ..core.errors import UserError
-from ..jobs import images, outputs, presets, samples, stylize
+from ..jobs import checkpoint, images, outputs, presets, samples, stylize
 from ..jobs.settings import SPECS, Settings
 from ..jobs.values import KeywordOrPath
 from . import store
@@ -71,6 +71,7 @@ def explicit_settings(given: dict[str, Any]) -> dict[str, Any]:
             raise UserError(f"setting {key!r} cannot be given here; the settings are {', '.join(EDITABLE)}")
         spec = SPECS[key]
         value = spec.kind.from_json(spec.label, value)
+        spec.check_page(value)  # what the page can finish (Steps); the CLI takes more
         if isinstance(spec.kind, KeywordOrPath) and spec.kind.is_path(value):
             raise UserError(f"{spec.label} must be one of {', '.join(spec.kind.keywords)} here, not {value!r}")
         explicit[key] = value
@@ -91,10 +92,8 @@ def job_settings(
         "log": str(folder / "run.json"),
         "quiet": True,
     }
-    s = presets.settings({**explicit, **paths}, preset)
-    if s.method == "gatys":
-        s = s.replace(checkpoint=str(folder / "run.ckpt.npz"))
-    return s.validated()
+    paths["checkpoint"] = str(folder / store.JOB_FILES["checkpoint"])  # either method: both stop and resume
+    return presets.settings({**explicit, **paths}, preset).validated()
 
 
 def preflight(s: Settings) -> None:
@@ -107,20 +106,63 @@ def write_json(path: Path, value: Any) -> None:
     outputs.write_text(path, json.dumps(value, indent=2) + "\n", path.name)
 
 
-def save_upload(data_dir: Path, tmp: Path, role: str, name: str | None) -> dict[str, Any]:
-    """Check an uploaded file (at tmp, inside the data folder) and keep it under a new id; its description.
-    A refused file is deleted."""
+def save_upload(data_dir: Path, tmp: Path, role: str, name: str | None, lock: Any = None) -> dict[str, Any]:
+    """Check an uploaded file (at tmp, inside the data folder) and keep it under the id its SHA-256 gives; its
+    description. The same bytes uploaded again are kept once: the description of the first is returned. A refused
+    file is deleted. The file is put in place under ``lock`` (the one deletions hold)."""
     shown = display_name(name, f"{role} image")
     try:
         img = check_image(tmp, role, shown)
-        upload_id = store.new_upload_id()
-        meta = {"id": upload_id, "name": shown, "width": img.size[0], "height": img.size[1]}
-        write_json(data_dir / "uploads" / f"{upload_id}.json", meta)
-        os.replace(tmp, store.upload_path(data_dir, upload_id))
-        return meta
+        sha256 = checkpoint.fingerprint(tmp)
+        upload_id = store.upload_id_of(sha256)
+        path = store.upload_path(data_dir, upload_id)
+        with lock or contextlib.nullcontext():
+            kept = store.read_json(path.with_suffix(".json"))
+            if path.is_file() and isinstance(kept, dict) and kept.get("sha256") == sha256:
+                return describe_upload(data_dir, upload_id)
+            meta = {
+                "id": upload_id,
+                "name": shown,
+                "role": role,
+                "width": img.size[0],
+                "height": img.size[1],
+                "size": tmp.stat().st_size,
+                "sha256": sha256,
+                "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+            }
+            write_json(path.with_suffix(".json"), meta)
+            os.replace(tmp, path)
+            return meta
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def describe_upload(data_dir: Path, upload_id: str) -> dict[str, Any] | None:
+    """A kept upload's description (id, name, role, width, height, size, sha256, created), or None if there is
+    none. Uploads kept before descriptions held their role, size and digest get them from their file."""
+    path = store.upload_path(data_dir, upload_id)
+    meta = store.read_json(path.with_suffix(".json"))
+    if not isinstance(meta, dict) or not path.is_file():
+        return None
+    stat = path.stat()
+    meta.setdefault("role", None)
+    meta["size"] = stat.st_size
+    if "sha256" not in meta:
+        meta["sha256"] = checkpoint.fingerprint(path)
+    if "created" not in meta:
+        meta["created"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stat.st_mtime))
+    return {**meta, "id": upload_id}
+
+
+def uploads(data_dir: Path) -> list[dict[str, Any]]:
+    """Every kept upload's description, newest first."""
+    found = []
+    for meta in sorted((data_dir / "uploads").glob("u*.json")):
+        if store.UPLOAD_ID.match(meta.stem):
+            described = describe_upload(data_dir, meta.stem)
+            found += [described] if described else []
+    return sorted(found, key=lambda u: (u["created"], u["id"]), reverse=True)
 
 
 def input_file(data_dir: Path, ref: str) -> tuple[Path, str]:
@@ -132,6 +174,17 @@ def input_file(data_dir: Path, ref: str) -> tuple[Path, str]:
     if not path.is_file() or not meta:
         raise UserError(f"no upload {ref!r}")
     return path, meta["name"]
+
+
+def check_total_steps(total: int) -> None:
+    """UserError when a run's steps over all its stages exceed what the page takes for Steps (a stage list of many
+    scales must not get round the bound)."""
+    most = SPECS["steps"].page_maximum
+    if most is not None and total > most:
+        raise UserError(
+            f"the run would take {total} steps over its scales; the page takes at most {most} in all (fewer scales, "
+            "or fewer Steps)"
+        )
 
 
 def build_run(
@@ -148,15 +201,21 @@ def build_run(
     inputs, staged, names = {}, {}, {}
     for role, ref in zip(("content", "style"), refs, strict=True):
         source, names[role] = input_file(data_dir, ref)
-        check_image(source, role, names[role])
-        name = role + image_format(source)
-        shutil.copyfile(source, staging / "inputs" / name)
+        copy = staging / "inputs" / role
+        try:  # the run's own copy, checked: an upload deleted meanwhile is "no upload", and never a run's loss
+            shutil.copyfile(source, copy)
+        except FileNotFoundError:
+            raise UserError(f"no upload {ref!r}") from None
+        check_image(copy, role, names[role])
+        name = role + image_format(copy)
+        os.rename(copy, staging / "inputs" / name)
         staged[role], inputs[role] = staging / "inputs" / name, final / "inputs" / name
     for backend in backends:
         (staging / backend).mkdir()
         preflight(job_settings(explicit, preset, backend, staged, staging / backend))  # where the files are now
         s = job_settings(explicit, preset, backend, inputs, final / backend)  # where they will be
         total = sum(stage.steps for stage in s.run_stages())
+        check_total_steps(total)
         write_json(staging / backend / "job.json", {"settings": s.as_dict(), "total_steps": total})
     return {
         "id": final.name,
@@ -164,5 +223,8 @@ def build_run(
         "preset": preset,
         "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in explicit.items()},
         "backends": backends,
-        "inputs": {role: {"name": names[role], "file": inputs[role].name} for role in inputs},
+        "inputs": {
+            role: {"name": names[role], "file": inputs[role].name, "ref": ref}
+            for role, ref in zip(("content", "style"), refs, strict=True)
+        },
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from ..jobs.children import Child
 from ..jobs.lifecycle import Outcome, State
 from ..jobs.settings import Settings
 from . import report
-from .store import COMPARE_FILES, JOB_FILES, clean, read_json
+from .store import COMPARE_FILES, CONTROL, JOB_FILES, UPLOAD_ID, clean, read_json
 
 
 @dataclass
@@ -22,11 +23,12 @@ class Job:
     backend: str
     folder: Path
     total_steps: int
-    checkpoints: bool  # the Gatys method checkpoints (and so resumes); the photoreal method does not
     state: State = State.CANCELLED
     outcome: Outcome | None = None  # how it ended, once it has run
     message: str = ""
     resumable: bool = False
+    wanted: str | None = None  # control.json: "run" (the server means to finish it) or "stop" (keep it stopped)
+    stopped_by: str | None = None  # who stopped an ended job that can go on: "user", "server", or None (unknown)
     history: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     preview_step: int = 0
@@ -38,12 +40,14 @@ class Job:
         """Take the state from the job's files (after its worker ended, or when the server starts).
 
         end.json says how the worker ended (exit code, one-line message); the run record says how the run ended;
-        a checkpoint without a record is what a worker killed outright leaves."""
+        a checkpoint without a record is what a worker killed outright leaves; control.json says whether the
+        server meant the job to go on (a server stopped or killed under it) or the user stopped it."""
         end = read_json(self.folder / "end.json") or {}
         record = read_json(self.folder / "run.json")
+        control = read_json(self.folder / CONTROL)
         self.history = clean(record["history"]) if isinstance(record, dict) else []
         has_ckpt = (self.folder / JOB_FILES["checkpoint"]).is_file()
-        code, self.message = end.get("code"), end.get("message", "")
+        code, self.message = end.get("code"), self.shown(end.get("message", ""))
         if isinstance(record, dict) and code in (None, 0, 130):
             self.outcome = Outcome.of_status(record["status"])
         elif code not in (None, 130):
@@ -52,12 +56,21 @@ class Job:
         else:
             self.outcome = Outcome.INTERRUPTED if has_ckpt else None
         self.state = self.outcome.state if self.outcome else State.CANCELLED
-        if self.state is State.STOPPED and not self.message:
+        self.resumable = self.state is State.CANCELLED or (self.state is State.STOPPED and has_ckpt)
+        control = control if isinstance(control, dict) else {}
+        self.wanted = control.get("want")
+        by = control.get("by") or ("server" if self.wanted == "run" else None)  # "run" and no one: a killed server
+        self.stopped_by = by = by if self.resumable else None
+        if self.state is State.STOPPED:  # its own line: the worker's names the server's files and a CLI command
             last = f"after step {self.history[-1]['step']}" if self.history else "before the first step"
-            self.message = f"stopped {last}"
-        ckpt_resumes = self.state is State.STOPPED and has_ckpt and self.checkpoints
-        self.resumable = self.state is State.CANCELLED or ckpt_resumes
+            self.message = f"stopped {last}" + (" when the server stopped" if by == "server" else "")
         self.preview_step = self.history[-1]["step"] if self.history else 0
+
+    def shown(self, message: str) -> str:
+        """A worker's message as a client sees it: the job's files by their names, not by the server's paths."""
+        for folder in (self.folder, self.folder.parent):
+            message = message.replace(f"{folder}{os.sep}", "")
+        return message
 
     def settings(self) -> Settings:
         """The settings its worker runs: job.json's, on the run's shared weights if it has them (weights.json),
@@ -65,6 +78,7 @@ class Job:
         s = Settings.from_dict(read_json(self.folder / "job.json")["settings"])
         shared = read_json(self.folder.parent / "weights.json") or {}
         s = s.replace(weights=shared["weights"]) if "weights" in shared else s
+        s = s.replace(checkpoint=s.checkpoint or str(self.folder / JOB_FILES["checkpoint"]))  # an older photoreal job
         return s.replace(resume=s.checkpoint) if (self.folder / JOB_FILES["checkpoint"]).is_file() else s
 
     def view(self, history: bool = True) -> dict[str, Any]:
@@ -76,6 +90,8 @@ class Job:
             "outcome": self.outcome.value if self.outcome and self.state.ended else None,
             "message": self.message,
             "resumable": self.resumable and self.state.ended,
+            "stopped_by": self.stopped_by if self.state.ended else None,
+            "checkpoint": self.checkpoint_url(),
             "total_steps": self.total_steps,
             "step": self.history[-1]["step"] if self.history else 0,
             "last": self.history[-1] if self.history else None,
@@ -87,6 +103,12 @@ class Job:
         if history:
             out["history"] = self.history
         return out
+
+    def checkpoint_url(self) -> str | None:
+        """Where an ended job's checkpoint is downloaded, if it has one (the page offers it beside Resume)."""
+        if not self.state.ended or not (self.folder / JOB_FILES["checkpoint"]).is_file():
+            return None
+        return f"/api/runs/{self.folder.parent.name}/{self.backend}/files/checkpoint"
 
 
 @dataclass
@@ -108,7 +130,7 @@ class Run:
         jobs = {}
         for backend in request["backends"]:
             spec = read_json(folder / backend / "job.json")
-            job = Job(backend, folder / backend, spec["total_steps"], spec["settings"]["method"] == "gatys")
+            job = Job(backend, folder / backend, spec["total_steps"])
             job.load()
             jobs[backend] = job
         return cls(request["id"], folder, request, jobs, report.load(folder))
@@ -126,6 +148,15 @@ class Run:
         """Two backends on weights that must first be resolved to one file (auto, imagenet): as nst compare."""
         return len(self.jobs) == 2 and self.request["settings"].get("weights", "auto") in ("auto", "imagenet")
 
+    def uploads(self) -> set[str]:
+        """The ids of the uploads its inputs were copied from."""
+        return {upload for role in self.request["inputs"] if (upload := self.upload_of(role))}
+
+    def upload_of(self, role: str) -> str | None:
+        """The id of the upload an input was copied from (None: a sample, or a run made before runs kept it)."""
+        ref = self.request["inputs"][role].get("ref", "")
+        return ref if UPLOAD_ID.match(ref) else None
+
     def weights_note(self) -> str:
         """What weights.json says about the shared weights, if anything."""
         shared = read_json(self.folder / "weights.json") or {}
@@ -139,7 +170,9 @@ class Run:
             "created": self.request["created"],
             "preset": self.request["preset"],
             "settings": self.request["settings"],
-            "inputs": {role: {"name": i["name"]} for role, i in self.request["inputs"].items()},
+            "inputs": {
+                role: {"name": i["name"], "upload": self.upload_of(role)} for role, i in self.request["inputs"].items()
+            },
             "weights_note": self.weights_note(),
             "jobs": {name: job.view(history) for name, job in self.jobs.items()},
             "comparison": self.comparison,

@@ -1,5 +1,6 @@
 """The run manager: creates runs under --data-dir, queues their jobs, runs at most max_runs workers at once,
-stops and resumes them, compares two finished backends, and finds every run again when the server restarts."""
+stops and resumes them, compares two finished backends, and when the server starts again finds every run and
+resumes the jobs a server stop interrupted (control.json says which: not those the user stopped)."""
 
 from __future__ import annotations
 
@@ -19,14 +20,11 @@ from ..jobs import children, presets
 from ..jobs.lifecycle import Notice, State, Step
 from . import child, intake, report, store
 from .events import Hub
+from .inventory import Conflict, Inventory
 from .model import Job, Run
 
 
-class Conflict(UserError):
-    """A request that does not fit the run's state (HTTP 409)."""
-
-
-class Manager:
+class Manager(Inventory):
     """Every run under one data folder; all changes happen under self.lock, and each is published to the hub."""
 
     def __init__(self, data_dir: str | os.PathLike, max_runs: int = 2, threads: int | None = None) -> None:
@@ -43,7 +41,7 @@ class Manager:
         self.threads_started: list[threading.Thread] = []
         self.runs: dict[str, Run] = {}
         for folder in sorted((self.data_dir / "runs").iterdir()):
-            if folder.name.startswith(".new-"):  # a run whose creation never finished
+            if folder.name.startswith((".new-", ".del-")):  # a creation or a deletion that never finished
                 shutil.rmtree(folder, ignore_errors=True)
             elif store.RUN_ID.match(folder.name) and (folder / "request.json").is_file():
                 try:
@@ -58,21 +56,6 @@ class Manager:
                     run.comparing = True
                     self._thread(self._compare, run)
 
-    # --- reading
-
-    def get(self, run_id: str) -> Run:
-        """A run by id, or UserError."""
-        store.run_folder(self.data_dir, run_id)  # refuses ids of the wrong form
-        with self.lock:
-            if run_id not in self.runs:
-                raise UserError(f"no run {run_id!r}")
-            return self.runs[run_id]
-
-    def listing(self) -> list[dict[str, Any]]:
-        """Every run, newest first, without histories."""
-        with self.lock:
-            return [run.view(history=False) for run in sorted(self.runs.values(), key=lambda r: r.id, reverse=True)]
-
     def attach(self, run_id: str) -> tuple[Any, dict[str, Any]]:
         """Listen to a run's events and take its snapshot, atomically (see events.stream)."""
         run = self.get(run_id)
@@ -80,11 +63,7 @@ class Manager:
             queue = self.hub.listen(run_id)
             return queue, {"type": "snapshot", "run": run.view(), "terminal": run.terminal() or self.closing}
 
-    # --- uploads and new runs
-
-    def save_upload(self, tmp: Path, role: str, name: str | None) -> dict[str, Any]:
-        """Check an uploaded file (written to tmp inside the data folder) and keep it; its id and description."""
-        return intake.save_upload(self.data_dir, tmp, role, name)
+    # --- new runs
 
     def create(self, content: str, style: str, backends: list[str], preset: str | None, given: dict) -> Run:
         """Check a request as the CLI would, build the run's folder (complete, or not at all), queue its jobs."""
@@ -118,15 +97,18 @@ class Manager:
     # --- stopping and resuming
 
     def stop(self, run_id: str, backend: str | None = None) -> Run:
-        """Stop a run's jobs (or one): a queued job is taken off the queue; a running one gets SIGINT, as Ctrl-C."""
-        run = self.get(run_id)
+        """Stop a run's jobs (or one): a queued job is taken off the queue; a running one gets SIGINT, as Ctrl-C.
+        They stay stopped (a restarted server does not resume them) until Resume."""
         with self.lock:
+            run = self.get(run_id)
             for job in self._jobs(run, backend):
                 if job.state is State.QUEUED:
                     self.queue = deque(item for item in self.queue if item[1] is not job)
+                    self._control(job, "stop", "user")
                     job.load()
                     self._changed(run, job)
                 elif job.state in (State.STARTING, State.RUNNING):
+                    self._control(job, "stop", "user")
                     job.stop_requested, job.state = True, State.STOPPING
                     if job.proc is not None:
                         job.proc.send_signal(signal.SIGINT)
@@ -134,20 +116,32 @@ class Manager:
             return run
 
     def resume(self, run_id: str, backend: str | None = None) -> Run:
-        """Queue again the stopped (or never started) jobs of a run; a checkpoint is continued, as --resume does."""
-        run = self.get(run_id)
+        """Queue again the stopped (or never started) jobs of a run; a checkpoint is continued, as --resume does
+        (either method)."""
         with self.lock:
+            run = self.get(run_id)
             if self.closing:
                 raise Conflict("the server is shutting down")
             chosen = [job for job in self._jobs(run, backend) if job.resumable and job.state.ended]
             if not chosen:
                 states = ", ".join(f"{j.backend} {j.state}" for j in self._jobs(run, backend))
-                raise Conflict(f"nothing to resume ({states}); the photoreal method keeps no checkpoint")
+                raise Conflict(f"nothing to resume ({states})")
             for job in chosen:
                 job.message, job.warnings = "", []
                 self._enqueue(run, job)
             self._schedule()
             return run
+
+    def resume_interrupted(self) -> None:
+        """When the server starts: queue again every job a server stop (or a killed server) interrupted; those the
+        user stopped stay stopped."""
+        with self.lock:
+            for run in sorted(self.runs.values(), key=lambda r: r.id):
+                for job in run.jobs.values():
+                    if job.state.ended and job.resumable and job.wanted == "run":
+                        job.message, job.warnings = "", []
+                        self._enqueue(run, job)
+            self._schedule()
 
     def _jobs(self, run: Run, backend: str | None) -> list[Job]:
         if backend is None:
@@ -159,9 +153,16 @@ class Manager:
     # --- scheduling and workers
 
     def _enqueue(self, run: Run, job: Job) -> None:
+        self._control(job, "run", None)
         job.state, job.stop_requested = State.QUEUED, False
         self.queue.append((run, job))
         self._changed(run, job)
+
+    def _control(self, job: Job, want: str, by: str | None) -> None:
+        """Keep what the server wants of a job (run it, or keep it stopped) and who stopped it, for a restart."""
+        with contextlib.suppress(UserError):  # unwritable: the job still runs or stops; a restart knows less
+            intake.write_json(job.folder / store.CONTROL, {"want": want, "by": by})
+        job.wanted = want
 
     def _changed(self, run: Run, job: Job | None = None) -> None:
         """Publish a job's new state, and "end" if the run has nothing left to do (call under self.lock)."""
@@ -195,6 +196,9 @@ class Manager:
                 self.running.discard(id(job))
                 job.proc = None
                 job.load()
+                if job.resumable and job.wanted == "run" and not (self.closing or job.stop_requested):
+                    self._control(job, "stop", None)  # stopped by no one here (a signal from outside): left so
+                    job.load()
                 compare = run.needs_comparison() and not self.closing
                 run.comparing = run.comparing or compare
                 self._changed(run, job)
@@ -269,11 +273,14 @@ class Manager:
         with self.lock:
             self.closing = True
             for run, job in list(self.queue):
+                self._control(job, "run", "server")  # a restarted server starts it
                 job.load()
                 self._changed(run, job)
             self.queue.clear()
             for run in self.runs.values():
                 for job in run.jobs.values():
+                    if job.state in (State.STARTING, State.RUNNING):
+                        self._control(job, "run", "server")  # a restarted server resumes it
                     if job.state in (State.STARTING, State.RUNNING, State.STOPPING):
                         job.stop_requested, job.state = True, State.STOPPING
                         if job.proc is not None:

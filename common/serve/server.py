@@ -66,7 +66,7 @@ def run(host: str, port: int, data_dir: str, max_runs: int, warning: str | None)
         print(f"warning: {warning}", file=sys.stderr)
     # matplotlib (the comparison's figures) keeps its cache here, not in the home folder
     os.environ.setdefault("MPLCONFIGDIR", str((folder / ".matplotlib").resolve()))
-    app = create_app(folder, max_runs)
+    app = create_app(folder, max_runs, hosts=(host,))
     shown = f"[{host}]" if ":" in host else host
     print(
         f"nst serve: http://{shown}:{sock.getsockname()[1]}/ (API: /docs); runs are kept in {folder.resolve()}; "

@@ -1,15 +1,21 @@
 """Where nst serve keeps things under --data-dir, and the state of a backend's job read back from its files.
 
-    DATA/uploads/<upload id>.img, .json           an uploaded image (checked) and its display name
-    DATA/runs/<run id>/request.json               what was asked: inputs, preset, settings, backends
-    DATA/runs/<run id>/inputs/content.*, style.*  the run's own copies of its input images
+    DATA/uploads/<upload id>.img, .json           an uploaded image (checked) and its description (display name,
+                                                  role, size, SHA-256); the id comes from the SHA-256, so the same
+                                                  bytes are kept once
+    DATA/runs/<run id>/request.json               what was asked: inputs (and the upload each came from), preset,
+                                                  settings, backends
+    DATA/runs/<run id>/inputs/content.*, style.*  the run's own copies of its input images (deleting an upload
+                                                  never touches them)
     DATA/runs/<run id>/<backend>/                 job.json (its settings), result.png, run.json (run record),
-                                                  run.ckpt.npz, preview.png, end.json (how the worker ended),
-                                                  worker.log
+                                                  run.ckpt.npz (either method), preview.png, end.json (how the
+                                                  worker ended), worker.log, control.json (what the server wants
+                                                  of the job: run it, or keep it stopped, and who stopped it)
     DATA/runs/<run id>/compare/                   what nst compare writes (report.html, report.md, ...)
 
 Every name below is chosen here; ids from clients are matched against these patterns and never joined to a
-path unchecked. A run's folder is built under a dot-name and renamed into place once complete.
+path unchecked. A run's folder is built under a dot-name and renamed into place once complete; a deleted one is
+renamed to a dot-name, then removed.
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ from ..core.errors import UserError
 
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6}$")
 UPLOAD_ID = re.compile(r"^u[0-9a-f]{16}$")
-TERMINAL = ("completed", "stopped", "failed", "diverged", "cancelled")
 # The files a client may download, by key: never a name the client chose.
 JOB_FILES = {"result": "result.png", "record": "run.json", "checkpoint": "run.ckpt.npz", "log": "worker.log"}
 COMPARE_FILES = {
@@ -36,6 +41,7 @@ COMPARE_FILES = {
     "heatmap": "outputs.png",
     "losses": "losses.png",
 }
+CONTROL = "control.json"  # in a job's folder: {"want": "run" or "stop", "by": "user", "server" or null}
 
 
 def new_run_id() -> str:
@@ -43,9 +49,9 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
 
 
-def new_upload_id() -> str:
-    """A fresh upload id."""
-    return "u" + secrets.token_hex(8)
+def upload_id_of(sha256: str) -> str:
+    """The id of an upload with these bytes (their SHA-256, in hex): the same bytes, the same id."""
+    return "u" + sha256[:16]
 
 
 def inside(root: Path, *parts: str) -> Path:
@@ -88,29 +94,3 @@ def clean(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [clean(v) for v in value]
     return value
-
-
-def job_state(folder: Path, resumable_method: bool) -> dict[str, Any]:
-    """A finished (or never started) job's state from its files: state, message, resumable, history.
-
-    end.json says how the worker ended (exit code, one-line message); the run record says how the run ended;
-    a checkpoint without a record is what a worker killed outright leaves.
-    """
-    end = read_json(folder / "end.json") or {}
-    record = read_json(folder / "run.json")
-    history = clean(record["history"]) if isinstance(record, dict) else []
-    has_ckpt = (folder / JOB_FILES["checkpoint"]).is_file()
-    code, message = end.get("code"), end.get("message", "")
-    if isinstance(record, dict) and code in (None, 0, 130):
-        state = {"completed": "completed", "interrupted": "stopped", "diverged": "diverged"}.get(record["status"])
-        state = state or "failed"
-    elif code == 3:
-        state = "diverged"
-    elif code not in (None, 130):
-        state = "failed"
-    else:
-        state = "stopped" if has_ckpt else "cancelled"
-    if state == "stopped" and not message:
-        message = f"stopped after step {history[-1]['step']}" if history else "stopped before the first step"
-    resumable = state == "cancelled" or (state == "stopped" and has_ckpt and resumable_method)
-    return {"state": state, "message": message, "resumable": resumable, "history": history}
