@@ -37,7 +37,7 @@ def output_paths(model: str | os.PathLike, inputs: Sequence[str], output_dir: st
     sources = [("MODEL", str(model))] + [("IMAGE", p) for p in inputs]
     paths.check_distinct(sources, [("--output-dir", p) for p in written])
     for path, source in zip(written, inputs, strict=True):
-        images.check_replaceable(path, applied_mark(source), "--output-dir image", "choose another --output-dir")
+        images.check_derived_image(path, applied_mark(source), "--output-dir image", "choose another --output-dir")
     return written
 
 

@@ -155,7 +155,7 @@ def written_by(path: str | os.PathLike) -> str | None:
     return None
 
 
-def check_replaceable(path: str | os.PathLike, mark: str, what: str, fix: str) -> None:
+def check_derived_image(path: str | os.PathLike, mark: str, what: str, fix: str) -> None:
     """UserError when a derived image's name is taken by a file that nst did not write there with this mark: a
     derived name replaces only what the same command wrote before (a rerun works, a user's file is never lost)."""
     if os.path.lexists(path) and written_by(path) != mark:

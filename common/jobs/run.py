@@ -92,7 +92,7 @@ def check_derived(s: Settings, derived: Sequence[paths.Named]) -> None:
     that is no frame of this --output, a file where an interruption's checkpoint goes that is no checkpoint of it."""
     for what, path in derived:
         if what == "--save-every":
-            images.check_replaceable(
+            images.check_derived_image(
                 path, frame_mark(s.output), "--save-every image", "move it, or choose another --output"
             )
         elif os.path.lexists(path) and not (s.resume and paths.same_file(path, s.resume)):
