@@ -1,25 +1,46 @@
-"""Each setting is declared once (common/jobs/declared.py): the README's flag tables are written from the declarations,
+"""Each setting is declared once (common/jobs/declared.py): the docs' flag tables are written from the declarations,
 and a new declaration reaches every place that handles settings without any other edit."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import cli
-from common.jobs import flag_table
+from common.jobs import flag_table, presets
 from common.jobs.settings import SPECS
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_readmes_flag_tables_are_what_the_declarations_say() -> None:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert flag_table.rewritten(text) == text, "run: python -m common.jobs.flag_table"
-    for name in flag_table.TABLES:
-        assert f"<!-- flags:{name} -->" in text
+def test_every_generated_page_is_what_the_declarations_say() -> None:
+    """Each generated table is on its page (docs/stylize.md, photoreal.md, presets.md) and up to date; no other
+    Markdown file holds a generated table (where it would never be rewritten)."""
+    assert set(flag_table.TABLES) <= set(flag_table.PAGES) and "presets" in flag_table.PAGES
+    for name, page in flag_table.PAGES.items():
+        text = page.read_text(encoding="utf-8")
+        assert f"<!-- flags:{name} -->" in text and f"<!-- /flags:{name} -->" in text, f"{page.name} lacks {name}"
+        assert flag_table.rewritten(text) == text, f"{page.name} is stale: run python -m common.jobs.flag_table"
+    for path in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")]:
+        for name in re.findall(r"<!-- flags:([\w-]+) -->", path.read_text(encoding="utf-8")):
+            assert flag_table.PAGES.get(name) == path, f"{path.name}: a table {name} the generator does not write"
+
+
+def test_the_presets_table_has_every_preset_and_its_document() -> None:
+    table = flag_table.presets_table()
+    for name in presets.names():
+        assert f"| `{name}` | {presets.get(name).document.replace('|', chr(92) + '|')} |" in table
+
+
+def test_the_generator_rewrites_a_stale_table_and_only_between_its_markers(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("before\n<!-- flags:presets -->\n| stale |\n<!-- /flags:presets -->\nafter\n", encoding="utf-8")
+    assert flag_table.main([str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert text == f"before\n<!-- flags:presets -->\n{flag_table.presets_table()}\n<!-- /flags:presets -->\nafter\n"
 
 
 def test_the_table_has_a_row_for_every_flag_of_the_command_and_its_real_default() -> None:

@@ -1,5 +1,6 @@
-"""The documentation's flag tables, written from the settings' declarations (so a default or a flag can never be
-documented wrongly): ``python -m common.jobs.flag_table`` rewrites the tables between the README's markers, and
+"""The documentation's generated tables, written from the settings' declarations and the presets (so a default, a
+flag or a preset can never be documented wrongly): ``python -m common.jobs.flag_table`` rewrites the tables between
+the markers of each page of docs/ (``<!-- flags:NAME -->`` ... ``<!-- /flags:NAME -->``), and
 tests/test_flag_table.py fails when a table there is not what the declarations say."""
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from .values import Flag, Switch
 
 # marker name -> (the flags a command leaves out, the preset whose values are its defaults)
 TABLES = {"stylize": (frozenset(), None), "photoreal": (flags.PHOTOREAL_SKIPS, "photoreal-hrnet")}
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+# marker name -> the page that holds its table (each table on one page)
+PAGES = {"stylize": DOCS / "stylize.md", "photoreal": DOCS / "photoreal.md", "presets": DOCS / "presets.md"}
 
 
 def syntax(spec: Spec) -> str:
@@ -58,20 +61,35 @@ def table(skip: frozenset[str] = frozenset(), preset: str | None = None) -> str:
     return "\n".join(rows)
 
 
+def presets_table() -> str:
+    """A markdown table, a row per preset: its name, the document it comes from, its recipe."""
+    rows = ["| preset | from | recipe |", "|---|---|---|"]
+    for name in presets.names():
+        p = presets.get(name)
+        document, summary = (s.replace("|", "\\|").replace("\n", " ") for s in (p.document, p.summary))
+        rows.append(f"| `{name}` | {document} | {summary} |")
+    return "\n".join(rows)
+
+
+def generated(name: str) -> str:
+    """The table a marker name stands for."""
+    return presets_table() if name == "presets" else table(*TABLES[name])
+
+
 def rewritten(text: str) -> str:
     """The text with every marked table replaced by what the declarations say now."""
-    for name, (skip, preset) in TABLES.items():
+    for name in PAGES:
         start, end = f"<!-- flags:{name} -->\n", f"\n<!-- /flags:{name} -->"
         pattern = re.escape(start) + ".*?" + re.escape(end)
-        text = re.sub(pattern, (start + table(skip, preset) + end).replace("\\", "\\\\"), text, flags=re.S)
+        text = re.sub(pattern, (start + generated(name) + end).replace("\\", "\\\\"), text, flags=re.S)
     return text
 
 
 def main(argv: list[str]) -> int:
-    """Rewrite the README's tables (or the file given)."""
-    path = Path(argv[0]) if argv else README
-    path.write_text(rewritten(path.read_text(encoding="utf-8")), encoding="utf-8")
-    print(f"wrote the flag tables of {path}")
+    """Rewrite the tables of every generated page (or of the file given)."""
+    for path in [Path(argv[0])] if argv else sorted(set(PAGES.values())):
+        path.write_text(rewritten(path.read_text(encoding="utf-8")), encoding="utf-8")
+        print(f"wrote the generated tables of {path}")
     return 0
 
 
