@@ -156,7 +156,7 @@ def estimate(probe: dict, main: dict, steps: int, nodes: int, cores: int) -> dic
 
 
 def table(report: dict) -> str:
-    """The README's tables, filled in."""
+    """The tables of docs/batch.md, filled in."""
     m, runs, jobs = report["machine"], report["runs"], report["settings"]["jobs"]
     loop = runs["loop"]["wall"]
     lines = [

@@ -8,7 +8,7 @@ on each pair in a fresh process and reports, per row, each backend's worst drift
 
     python benchmarks/parity_margin.py                      # the four pairs below, 48x64
     python benchmarks/parity_margin.py --pairs flat,noise   # some of them
-    python benchmarks/parity_margin.py --table              # the README's table from the results file; runs nothing
+    python benchmarks/parity_margin.py --table              # docs/parity.md's table from the results file; runs nothing
 
 Pairs: the bundled samples (chelsea, ihc); scikit-image's astronaut and coffee photographs; a flat synthetic scene
 (large areas of one colour, hard edges: near-zero gradients almost everywhere) against a striped style; a noisy
@@ -111,7 +111,7 @@ NAMES = {
 
 
 def table(doc: dict[str, Any]) -> str:
-    """The results as the README's markdown table."""
+    """The results as docs/parity.md's markdown table."""
     lines = [
         "| images | row | envelope (largest) | torch | MXNet | first step's size error (torch, MXNet) |",
         "|---|---|---:|---:|---:|---|",

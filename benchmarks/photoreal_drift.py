@@ -1,4 +1,4 @@
-"""Does photoreal training drift to a saturated picture? The numbers behind the README's table ("Why the output
+"""Does photoreal training drift to a saturated picture? The numbers behind docs/photoreal.md's table ("Why the output
 drifted to black"), the default's choice and the thresholds of tests/test_photoreal_drift.py.
 
 nst photoreal on the bundled samples (chelsea resized to SIDE x SIDE, the 512x512 ihc style image), seeded random

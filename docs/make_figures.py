@@ -1,4 +1,4 @@
-"""Re-make the README's pictures: content, style, the result of each backend, and both loss curves.
+"""Re-make the docs' pictures: content, style, the result of each backend, and both loss curves.
 
     python docs/make_figures.py            # the d2l recipe (300x450, 500 steps) on the bundled samples
     python docs/make_figures.py --steps 50 --size 150 225   # a quick look

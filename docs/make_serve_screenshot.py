@@ -1,4 +1,4 @@
-"""Re-make the README's pictures of `nst serve`: docs/figures/serve.png (a desktop, 1280x900) and
+"""Re-make the pictures of `nst serve` (docs/serve.md): docs/figures/serve.png (a desktop, 1280x900) and
 docs/figures/serve_390.png (a phone, 390x844): re-run it whenever the page changes.
 
     python docs/make_serve_screenshot.py                       # 150x225, 40 steps, both backends

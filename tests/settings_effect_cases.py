@@ -46,8 +46,8 @@ BASE = Sim(
     style_layers=("conv1_1", "conv2_1", "conv3_1"),
 )
 BASE_SIZE = {"size": BASE.size, "max_side": None, "min_side": None}
-# What --preset photoreal-hrnet sets that its first step reads (README): the generator, content 150, style 1, no TV;
-# the base's three style layers replace its five, so its five layer weights are dropped (README, --preset).
+# What --preset photoreal-hrnet sets that its first step reads (docs/presets.md): the generator, content 150, style 1,
+# no TV; the base's three style layers replace its five, so its five layer weights are dropped.
 PHOTOREAL = {"method": "hrnet", "content_weight": 150.0, "style_weight": 1.0, "tv_weight": 0.0, "steps": 1}
 PHOTOREAL_FLAGS = {"--preset": ("photoreal-hrnet",), "--steps": ("1",)}
 

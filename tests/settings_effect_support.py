@@ -1,4 +1,4 @@
-"""A whole `nst stylize` run (the Gatys method) computed independently, in float64 numpy, from the README's
+"""A whole `nst stylize` run (the Gatys method) computed independently, in float64 numpy, from docs/stylize.md's
 description of every setting: what tests/test_settings_effect.py holds each run of the real command to.
 
 The numbers put in are the product's documented inputs (the image files, the seeded random VGG-19 weights of
@@ -24,7 +24,7 @@ Stage = tuple  # (scale, steps, lr, lr_decay_every, lr_decay_factor); None: the 
 
 @dataclass(frozen=True)
 class Sim:
-    """The values of a run that the simulation reads, with the README's defaults (file names as strings)."""
+    """The values of a run that the simulation reads, with docs/stylize.md's defaults (file names as strings)."""
 
     content: str = ""
     style: tuple[str, ...] = ()

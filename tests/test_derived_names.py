@@ -1,6 +1,6 @@
 """Files a run writes under names it derives (nobody named them): what such a name may replace.
 
-The rule (README, "Files a run writes"): a derived name replaces only what the same command wrote there before, so a
+The rule (docs/what-happens-when.md): a derived name replaces only what the same command wrote there before, so a
 rerun works and a user's own file is never lost. A --save-every frame carries a mark naming the output it is a
 frame of; an image nst apply writes carries the model and the image it came from; the checkpoint an interrupted run
 leaves must be a checkpoint of the same --output. Each is refused up front, in one line, before any framework loads.

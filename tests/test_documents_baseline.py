@@ -1,5 +1,5 @@
 """benchmarks/documents.py, the speed baseline, computes what the project computes: on the same weights and images its
-per-step losses are the project's, so the step-time ratios of the README compare equal work.
+per-step losses are the project's, so the step-time ratios of docs/speed.md compare equal work.
 
 Where the documents differ from the project's defaults, the project is set to what they do: torchvision's in-place
 ReLU overwrites each tapped conv output, so the documents' PyTorch code taps relu1_1 ... relu4_1 and relu4_4 (conv5_1,

@@ -1,4 +1,4 @@
-"""Flags do what the README says: a repeated flag never drops a value silently, explicit flags override every
+"""Flags do what docs/stylize.md says: a repeated flag never drops a value silently, explicit flags override every
 value a preset sets, and nst apply creates its --output-dir."""
 
 from __future__ import annotations

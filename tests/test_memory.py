@@ -147,7 +147,7 @@ PEAK_OF_A_RUN = (
 def test_a_real_runs_peak_memory_is_below_the_estimate_and_within_its_margin(name, tmp_path) -> None:
     """A small real nst stylize in a fresh process: its peak resident memory (VmHWM) is at most the estimate
     nst stylize refuses by, and the estimate is at most MARGIN x (1 + FIT_ERROR) of it: the fit may be above a
-    machine's peak by FIT_ERROR (README, "Memory"), then the estimate adds MARGIN."""
+    machine's peak by FIT_ERROR (docs/speed.md, "Memory"), then the estimate adds MARGIN."""
     size = (256, 256)
     report = tmp_path / "peak_kb"
     argv = [sys.executable, "-c", PEAK_OF_A_RUN, str(report), "stylize", "--backend", name, "--size", *map(str, size)]

@@ -1,4 +1,4 @@
-"""The upload limit nst serve really has (25 MiB, as the README says), over HTTP to a real server process on
+"""The upload limit nst serve really has (25 MiB, as docs/serve.md says), over HTTP to a real server process on
 127.0.0.1: one byte over it is refused in one line, with a Content-Length header and chunked alike, nothing is kept
 and the server never holds the body in memory; a valid image of exactly the limit is accepted."""
 

@@ -1,4 +1,4 @@
-"""Every setting that decides a run's computation changes it as the README says (issue 22, item 7): the real
+"""Every setting that decides a run's computation changes it as docs/stylize.md says (issue 22, item 7): the real
 `nst stylize`, with the setting at a value other than its default, against an independent float64 computation of
 that run (tests/settings_effect_support.py), never by reading the setting back from the run record. Each case also
 shows that the computation without the setting differs, so a run that ignored it would fail.

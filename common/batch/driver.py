@@ -77,7 +77,7 @@ def run(
     progress: bool = True,
     say: Callable[[str], None] = warn,
 ) -> Report:
-    """Run a batch; see the README's ``nst batch`` section. Raises UserError for bad input (nothing is run),
+    """Run a batch; see docs/batch.md. Raises UserError for bad input (nothing is run),
     Interrupted after SIGINT/SIGTERM (finished jobs are kept), BackendUnavailable without Ray."""
     local.require_ray()
     _positive("--threads-per-job", threads_per_job)

@@ -8,7 +8,7 @@ fitted to measured peaks by benchmarks/memory.py on this project's machines (Lin
 there, each fit naming the results file and the CPU it came from. They are read without importing any framework,
 so that a run that would not fit is refused before its backend loads. They are estimates, with a margin.
 
-The fits in use (README, "Memory"): 128x128 ... 768x1024 on 2-core x86-64 machines, torch 2.14.1 and mxnet 1.9.1.
+The fits in use (docs/speed.md, "Memory"): 128x128 ... 768x1024 on 2-core x86-64 machines, torch 2.14.1 and mxnet 1.9.1.
 The fp32 modes on an AMD EPYC with the current code (benchmarks/results/memory_epyc.json; MXNet float64 up to
 512x768); the bf16 modes, which need bf16 units, on an Intel Xeon with the code of 2026-11-23
 (benchmarks/results/memory.json), whose fp32 peaks were 0.1 GiB higher at small sizes and, for MXNet, 15% higher at

@@ -23,7 +23,7 @@ from .run import Say, tapped_layers
 from .settings import Settings, Stage
 
 # Above this many times the output's pixels, a style image's summed Gram matrices (--style-gram sum) are out of
-# reach of in-range pixels: the README's measurements (4x drifts to black) and the warning's threshold.
+# reach of in-range pixels: docs/photoreal.md's measurements (4x drifts to black) and the warning's threshold.
 STYLE_PIXELS_WARNING = 2.0
 
 

@@ -7,10 +7,10 @@
   the content's fine texture (the cat's fur); what it must keep is the layout of the scene (eyes, nose, ears,
   outline), which is what edges at 64 pixels see.
 
-Measured (benchmarks/photoreal_drift.py; README, "Why the output drifted to black"): structure 1.00 for the
+Measured (benchmarks/photoreal_drift.py; docs/photoreal.md, "Why the output drifted"): structure 1.00 for the
 content itself, -0.01 for the style image and 0.02 for noise in its place, 0.13 for the summed-Gram output gone
 black (0.19 with ReLU taps, gone white), 0.43 for the untrained generator's output, 0.54 to 0.58 for the default's
-outputs at 256x256 (torch, and both backends' in the README's figure). STRUCTURE_MIN = 0.25 lies between the
+outputs at 256x256 (torch, and both backends' in docs/photoreal.md's figure). STRUCTURE_MIN = 0.25 lies between the
 drifted outputs and the lowest usable one.
 """
 

@@ -11,7 +11,7 @@ any loss from the clean float64 run at any step up to t over those runs. A float
 at some step exceeds MULTIPLE x the envelope (never less than FLOOR): at every step for the Gatys image runs, whose
 parameters are the image that float32 rounds; over the whole run for the HRNet generator (whole_run), whose float32
 error enters mainly through the backward pass (its weight gradients are about 50 roundings from float64's), which
-parameter noise reaches only some steps later (README). It also FAILS when its first update is not, in size, its
+parameter noise reaches only some steps later (docs/parity.md). It also FAILS when its first update is not, in size, its
 float64 run's (first_step_error): both start from the same parameters, so before chaos sets in the float32 step's
 size must be the float64 step's to rounding; this catches errors in the size of the steps that the whole-run
 judging of a chaotic run cannot (a generator's steps 0.1% too long).
@@ -20,7 +20,7 @@ The first step of each noisy run moves every parameter as far as the float64 pro
 float32 run moved it (FirstUpdate): Adam's first update is about lr times the sign of the gradient, and where a
 gradient is near zero (a flat image region, a weight that flat input barely reaches) float32's rounding of it
 decides that sign; measured on a flat synthetic scene, 0.03-0.4% of the generator's weights moved the other way in
-float32, which put both backends' float32 runs 100x beyond the parameter-noise envelope at step 2 (README). Only the
+float32, which put both backends' float32 runs 100x beyond the parameter-noise envelope at step 2 (docs/parity.md). Only
 signs are taken from the float32 run: an error in the size of its steps stays outside the envelope and fails the row.
 """
 
@@ -41,7 +41,7 @@ MULTIPLE = 4.0
 # Never less than this, relative: in the first steps, before the envelope has grown, float32 rounding of the first
 # gradient changes the size of the first updates of pixels whose gradient is near Adam's epsilon 1e-8 (by amounts
 # its last digits decide), which the envelope does not model (it takes only the directions of the first update from
-# the float32 run): measured up to 3.5e-6 at step 2 (README); a loss is evaluated to about 1e-7.
+# the float32 run): measured up to 3.5e-6 at step 2 (docs/parity.md); a loss is evaluated to about 1e-7.
 FLOOR = 1e-5
 Wrap = Callable[[Trainer], Any]
 Run = Callable[[Wrap | None], np.ndarray]  # a wrapper for the run's trainer (or None) -> losses, shape (steps, 4)
