@@ -9,8 +9,10 @@ own_names). A file is read by the backend whose format it is: interface.read_wei
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,13 +35,24 @@ class WeightFormat:
     magic: tuple[bytes, ...]  # a file of this format starts with one of these
     what: str  # "a torch state dict (.pth)": names the format when a file is of none
     destination: str  # ".pth (torch state dict)": names the format when a destination's extension is of none
+    members: str | None = None  # a zip archive (magic 504b0304) is of this format when all its members match this
+
+
+def _members_match(path: Path, pattern: str) -> bool:
+    """Whether a file is a zip archive whose members' names all match a pattern ('*.npy': numpy's .npz)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return bool(names) and all(fnmatch.fnmatchcase(name, pattern) for name in names)
 
 
 def weight_format(backend: str) -> WeightFormat:
     """The weight-file format a backend declares (read without importing its framework)."""
     d = registry.declared(backend, "weights")
     magic = tuple(bytes.fromhex(m) for m in d["magic"])
-    return WeightFormat(backend, tuple(d["suffixes"]), magic, d["what"], d["destination"])
+    return WeightFormat(backend, tuple(d["suffixes"]), magic, d["what"], d["destination"], d.get("members"))
 
 
 def weight_formats() -> tuple[WeightFormat, ...]:
@@ -106,14 +119,16 @@ def validate(arrays: Mapping[str, np.ndarray], upto: layers.Layer | None, origin
 
 
 def file_format(path: str | os.PathLike) -> str:
-    """The backend whose weight-file format a file is in, from the file's first bytes; UserError for none."""
+    """The backend whose weight-file format a file is in, from the file's first bytes (and, for formats that share
+    them, the members a zip archive holds); UserError for none."""
     p = Path(path)
     check_input_file(p, "weights file", "a weights file")
     formats = weight_formats()
     with open(p, "rb") as f:
         head = f.read(max(len(m) for fmt in formats for m in fmt.magic))
-    for fmt in formats:
-        if any(head.startswith(m) for m in fmt.magic):
+    matching = [fmt for fmt in formats if any(head.startswith(m) for m in fmt.magic)]
+    for fmt in sorted(matching, key=lambda fmt: fmt.members is None):  # those that name their members first
+        if fmt.members is None or _members_match(p, fmt.members):
             return fmt.backend
     raise UserError(f"weights file {str(p)!r} is neither " + " nor ".join(fmt.what for fmt in formats))
 
