@@ -138,7 +138,8 @@ def cmd_port_guide(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     """nst bench."""
     grid = bench.Grid(args.backends, args.sizes, args.precisions, args.warmup, args.repeats, args.photoreal_sizes)
-    print(bench.command(grid, args.json, args.quality_size if args.to_quality else None, _progress(args.quiet)))
+    quality_size = args.quality_size if args.to_quality else None
+    print(bench.command(grid, args.json, quality_size, _progress(args.quiet), args.quality_steps))
     return 0
 
 
@@ -176,7 +177,7 @@ BATCH = "run many jobs (a manifest, or contents x styles x --grid settings) on R
 SERVE = "a local web page where both backends stylize side by side, live (needs the serve extra)"
 CONVERT = "convert VGG-19 weights between torch .pth and Gluon .params"
 GUIDE = "write the PyTorch <-> MXNet porting guide (docs/porting.md)"
-PARITY = "prove the torch and mxnet backends compute the same numbers"
+PARITY = "prove every two backends compute the same numbers"
 BENCH = "seconds per step over backends x sizes x precisions, against the machine's measured peak"
 
 

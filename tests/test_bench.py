@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +15,11 @@ from helpers import stylize_argv
 import cli
 from common.core.objective import make_objective
 from common.core.recipe import CONTENT_LAYERS, STYLE_LAYERS
+from common.jobs import presets
 from common.studies import flops, quality
 from common.studies.peak import no_peak, peak_child
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("size", [(32, 48), (64, 64)])
@@ -91,14 +96,33 @@ def test_bench_refuses_bad_arguments_in_one_line(capsys) -> None:
         assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_time_to_quality_reports_both_runs(both) -> None:
-    result = quality.quality_child("mxnet", (32, 48), reference_steps=20)
-    assert result["reference"]["loss"] > 0
-    assert [st["scale"] for st in result["fast"]["recipe"]["stages"]] == [0.5, 1.0]
-    assert result["fast"]["steps"] == 12 + 3  # the fast recipe shortened alike: 300 and 80 steps x 20 / 500
-    assert result["fast"]["reached"] == (result["fast"]["loss"] <= result["reference"]["loss"])
-    assert result["ratio"] == pytest.approx(result["fast"]["seconds"] / result["reference"]["seconds"])
-    assert "Adam fp32, 12 steps at 0.5x, 3 steps at 1x (lr 0.05, x0.8 every 20)" in quality.quality_table([result])
+@pytest.mark.parametrize("name", BACKEND_NAMES)
+def test_bench_to_quality_times_the_fast_preset_against_the_recipe(name, tmp_path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--backends", name, "--sizes", "32x32", "--precisions", "fp32", "--photoreal-sizes", "none"]
+    argv += ["--warmup", "0", "--repeats", "1", "--to-quality", "--quality-size", "64", "96", "--quality-steps", "20"]
+    assert cli.main([*argv, "--json", str(out), "--quiet"]) == 0, capsys.readouterr().err
+    table = capsys.readouterr().out
+    (result,) = json.loads(out.read_text())["to_quality"]
+    ref, fast, start = result["reference"], result["fast"], result["start_seconds"]
+    assert ref["steps"] == 20 and ref["loss"] > 0
+    stages = presets.get("fast").values["stages"]
+    assert [st["scale"] for st in fast["stages"]] == [st.scale for st in stages]
+    assert fast["fp32"]["steps"] == sum(max(1, st.steps * 20 // 500) for st in stages)  # shortened alike
+    assert set(fast) - {"stages"} == {"fp32", quality.fast_recipe(name)["precision"]}
+    assert 0 < start < 60 and ref["steps_seconds"] < ref["seconds"]  # whole runs: more than their steps
+    for f in (fast[p] for p in fast if p != "stages"):
+        assert f["reached"] == (f["loss"] <= ref["loss"])
+        assert f["ratio"] == pytest.approx((start + f["seconds"]) / (start + ref["seconds"]))
+    assert result["ratio"] == fast["fp32"]["ratio"]
+    assert f"| {name} | 64x96 | {start:.1f} | {start + ref['seconds']:.0f} ({ref['loss']:.4g}) |" in table
+    assert f"| {fast['fp32']['ratio']:.3f} |" in table and "--preset fast: Adam, " in table
+
+
+def test_process_age_counts_from_the_interpreter_start() -> None:
+    code = "import time; time.sleep(0.6); from common.studies.quality import process_age; print(process_age())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert 0.6 <= float(done.stdout) < 30
 
 
 def test_bench_on_a_cpu_without_bf16_units_says_why_its_bf16_cells_are_empty(both, cpu_without_bf16, tmp_path, capsys):

@@ -19,6 +19,7 @@ TINY = {
     "d2l": ["--size", "32", "48", "--steps", "3"],
     "d2l-mxnet": ["--size", "32", "48", "--steps", "3"],
     "d2l-2019": ["--size", "32", "48", "--steps", "3"],
+    "fast": ["--size", "64", "96", "--steps", "3"],  # its first stage, a quarter: 16x24, conv5_1's least
     "mastering-pytorch": ["--min-side", "32", "--steps", "3"],
     "photoreal-hrnet": ["--size", "32", "48", "--steps", "3"],
     "photoreal-hrnet-repo": ["--size", "32", "48", "--steps", "3"],
@@ -38,6 +39,7 @@ def test_every_preset_of_the_issue_exists() -> None:
         "d2l",
         "d2l-2019",
         "d2l-mxnet",
+        "fast",
         "mastering-pytorch",
         "photoreal-hrnet",
         "photoreal-hrnet-repo",
@@ -63,6 +65,20 @@ def test_d2l_2019_runs_two_stages_with_their_own_schedules(image_files, tmp_path
     assert lr[199] == 0.01 and lr[200] == pytest.approx(0.001) and lr[400] == pytest.approx(0.0001)
     assert lr[500] == 0.01 and lr[600] == pytest.approx(0.001) and lr[700] == pytest.approx(0.0001)
     assert Image.open(tmp_path / "2019.png").size == (48, 32)
+
+
+def test_fast_runs_quarter_half_and_full_size_each_with_its_own_schedule(image_files, tmp_path, capsys) -> None:
+    record = run("fast", image_files, tmp_path, capsys, "--preset", "fast", "--size", "64", "96")
+    history, stages = record["history"], presets.get("fast").values["stages"]
+    assert [st.scale for st in stages] == [0.25, 0.5, 1.0]
+    expected = [
+        (i, st.lr * st.lr_decay_factor ** (k // st.lr_decay_every))
+        for i, st in enumerate(stages, 1)
+        for k in range(st.steps)
+    ]
+    assert [h["stage"] for h in history] == [i for i, _ in expected]
+    assert [h["lr"] for h in history] == pytest.approx([lr for _, lr in expected])
+    assert Image.open(tmp_path / "fast.png").size == (96, 64)
 
 
 def test_mastering_pytorch_uses_pixels_clamps_and_keeps_the_aspect_ratio(image_files, tmp_path, capsys) -> None:
@@ -124,7 +140,7 @@ def test_an_unknown_preset_is_refused_with_the_known_ones(capsys) -> None:
     assert err.count("\n") == 1 and "d2l-2019" in err and "mastering-pytorch" in err
 
 
-@pytest.mark.parametrize("name", ["d2l", "d2l-2019", "mastering-pytorch"])
+@pytest.mark.parametrize("name", ["d2l", "d2l-2019", "fast", "mastering-pytorch"])
 def test_each_preset_gives_the_same_losses_on_both_backends(name, both, image_files, tmp_path, capsys) -> None:
     extra = TINY[name]
     histories = []

@@ -6,8 +6,8 @@ content = mean((F_conv4_2(T) - F_conv4_2(C))^2); style = sum over layers of w_l 
 own resolution, so its Gram matrix sums over h_s w_s positions, not h w.
 
 That is ``gram="sum"``, the document's code. With a style image of more pixels than the output, its Gram
-matrices are larger than any in-range output can make, and the training drifts to a saturated image (README,
-"Photorealistic transfer"). ``gram="per-pixel"`` (the default) compares the Gram matrices per pixel, as d2l's
+matrices are larger than any in-range output can make, and the training drifts to a saturated image
+(docs/photoreal.md). ``gram="per-pixel"`` (the default) compares the Gram matrices per pixel, as d2l's
 gram(Y) = F F^T / (c h w) does: the style's Gram matrix is scaled to the output's h w positions, G(S) h w /
 (h_s w_s). Both are the same number when the two images have the same pixel count.
 

@@ -64,6 +64,25 @@ STYLE_GRAM_CHOICE = (
     "so it is the default."
 )
 
+# This project's own recipe (issue 25), not a document's: the d2l objective, coarse to fine, its schedule found by
+# measurement (benchmarks/fast_preset.py; docs/speed.md). FAST_CHOICES says what was measured.
+FAST_STAGES = (
+    Stage(scale=0.25, steps=200, lr=0.3, lr_decay_every=50, lr_decay_factor=0.8),
+    Stage(scale=0.5, steps=100, lr=0.1, lr_decay_every=20, lr_decay_factor=0.8),
+    Stage(scale=1.0, steps=35, lr=0.02, lr_decay_every=35, lr_decay_factor=1.0),
+)
+FAST_CHOICES = (
+    "Schedules were judged by the d2l objective at full size on the 8-bit image over the recipe's final loss, "
+    "against their cost in full-size step equivalents (steps x scale^2), measured, not timed "
+    "(benchmarks/fast_schedules.py; torch, AMD EPYC Zen 4, 2026-12-07): this one ends at 0.985 of the recipe's "
+    "loss for 72.5 equivalents, the recipe's 500 steps being 500.",
+    "The full-size stage runs Adam at lr 0.02 without decay: Adam's first steps move every pixel by about its "
+    "learning rate, so from lr 0.1 the loss rose from 1.16 to 1.79 of the recipe's in 5 steps and took 40 to come "
+    "back to 1.06; from 0.02 it rises to 1.12 and is under 1.0 in 30 steps.",
+    "L-BFGS (one evaluation per step) lost to Adam: alone at full size 2.19x the recipe's loss after 40 steps; as "
+    "the full-size stage after the same two Adam stages, 1.0006x after 30 steps against Adam's 0.994x.",
+)
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -145,6 +164,15 @@ PRESETS: dict[str, Preset] = {
             ),
         ),
         Preset(
+            "fast",
+            "this project (issue 25): the d2l recipe's objective, reached in a fraction of its time",
+            "the d2l objective and weights; Adam coarse to fine: the image at a quarter, then half, then full size, "
+            "each stage with its own schedule; reaches the d2l recipe's final loss (judged at full size on the "
+            "8-bit image) in a seventh of the recipe's time in float32, start included",
+            _recipe(stages=FAST_STAGES),
+            FAST_CHOICES,
+        ),
+        Preset(
             "photoreal-hrnet",
             "004_5aaa351b94d2f6c0.txt ('All you need for Photorealistic Style Transfer in PyTorch', arXiv 1904.11617)",
             "trains the HRNet generator (not the pixels): content 150 at conv4_2, style 1 on conv1_1..conv5_1 with "
@@ -196,7 +224,7 @@ PRESETS: dict[str, Preset] = {
                 "1e-6 in both backends.",
                 "With a style image of more pixels than the output (the document's own example: 500x500 content, "
                 "800x800 style, 2.56x), these summed Gram targets are out of reach of in-range pixels and the "
-                "output drifts to white or black (README, 'Photorealistic transfer'); above 2x a warning says so.",
+                "output drifts to white or black (docs/photoreal.md); above 2x a warning says so.",
                 "It trains for range(steps + 1) = 1001 steps and calls scheduler.step() before optimizer.step(), "
                 "so its learning rate is multiplied by 0.9 one step earlier (its 200th step already runs at "
                 "4.5e-3). This preset decays after every 200 steps, the StepLR schedule both backends share.",

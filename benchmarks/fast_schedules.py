@@ -1,0 +1,127 @@
+"""How the fast preset's schedule was found: candidates judged by loss against cost, not by the clock.
+
+A candidate is a coarse-to-fine run (its stages as `Stage` values) or, to try several last stages from one start,
+a prefix of stages run once and then several final full-size schedules (Adam as the backend computes it, or the
+shared L-BFGS) from its result. Every --every steps the image (8-bit, as saved) is judged by the d2l objective at
+full size (float32, seeded random VGG-19 weights, the bundled pair), relative to the d2l recipe's final loss
+(--reference, measured by nst bench --to-quality). Cost is counted in full-size step equivalents, steps x scale^2,
+which a shared machine's load does not change; the clock is benchmarks/fast_preset.py's business. Usage:
+
+    python benchmarks/fast_schedules.py candidates.json --every 5 --out benchmarks/results/fast_schedules_<cpu>.json
+
+candidates.json: [{"stages": [{"scale": 0.25, "steps": 200, "lr": 0.3, ...}, ...]},
+                  {"prefix": [...stages...], "finals": [{"optimizer": "adam", "lr": 0.02, "decay_every": 10,
+                   "decay_factor": 1.0, "steps": 30}, ...]}]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from common.core.interface import load_backend  # noqa: E402
+from common.core.lbfgs import LBFGSTrainer  # noqa: E402
+from common.core.objective import make_objective  # noqa: E402
+from common.core.recipe import CONTENT_LAYERS, SIZE, STYLE_LAYERS  # noqa: E402
+from common.jobs import images, samples  # noqa: E402
+from common.jobs.record import versions  # noqa: E402
+from common.jobs.settings import Settings, Stage  # noqa: E402
+from common.jobs.stylize import stylize  # noqa: E402
+
+
+def cost(stages: list[Stage], step: int) -> float:
+    """Full-size step equivalents of a staged run's first ``step`` steps."""
+    total, done = 0.0, 0
+    for st in stages:
+        k = max(0, min(step - done, st.steps))
+        total, done = total + k * st.scale**2, done + st.steps
+    return total
+
+
+def staged(ops, backend: str, size, stages: list[Stage], every: int, judge) -> list[tuple[int, float, float]]:
+    """(step, cost, loss) every ``every`` steps of a staged run, and at its end."""
+    with tempfile.TemporaryDirectory() as tmp:
+        s = Settings(
+            backend=backend,
+            size=size,
+            weights="random",
+            output=f"{tmp}/o.png",
+            quiet=True,
+            stages=tuple(stages),
+            save_every=every,
+        )
+        stylize(s, ops, say=lambda message: None)
+        frames = [*sorted(Path(tmp).glob("o_step*.png")), Path(tmp) / "o.png"]
+        n = sum(st.steps for st in stages)
+        steps = [int(f.stem.rpartition("step")[2]) if "step" in f.stem else n for f in frames]
+        return [(k, cost(stages, k), judge(images.load_image(f))) for k, f in zip(steps, frames, strict=True)]
+
+
+def finals(ops, start, size, final: dict, every: int, judge, objective) -> list[tuple[int, float]]:
+    """(step, loss) every ``every`` steps of one full-size schedule from the image ``start``."""
+    X = ops.preprocess(start, size)
+    args = (final["lr"], final["decay_every"], final["decay_factor"])
+    if final["optimizer"] == "lbfgs":
+        trainer = LBFGSTrainer(ops, X, objective, *args)
+    else:
+        trainer = ops.trainer(ops.synthesized_image(X), objective, *args)
+    curve = []
+    for k in range(1, final["steps"] + 1):
+        trainer.step()
+        if k % every == 0:
+            curve.append((k, judge(ops.postprocess(trainer.image()))))
+    return curve
+
+
+def main() -> None:
+    """Judge every candidate, write the curves, print each one's last point."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("candidates")
+    p.add_argument("--backend", default="torch")
+    p.add_argument("--every", type=int, default=5)
+    p.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="HxW (default the recipe's)")
+    p.add_argument("--reference", type=float, default=0.6456432938575745, help="the d2l recipe's final loss")
+    p.add_argument("--out", required=True)
+    args = p.parse_args()
+    ops = load_backend(args.backend)
+    size = tuple(map(int, args.size.split("x")))
+    content, style = (images.load_image(samples.sample_path(x)) for x in (samples.CONTENT, samples.STYLE))
+    objective = make_objective(
+        ops, ops.preprocess(content, size), ops.preprocess(style, size), CONTENT_LAYERS, STYLE_LAYERS
+    )
+
+    def judge(image) -> float:
+        return float(ops.to_numpy(objective(ops.preprocess(image, size))[3])) / args.reference
+
+    results = []
+    for cand in json.loads(Path(args.candidates).read_text()):
+        if "stages" in cand:
+            curve = staged(ops, args.backend, size, [Stage(**st) for st in cand["stages"]], args.every, judge)
+            results.append({**cand, "curve": curve})
+        else:
+            prefix = [Stage(**st) for st in cand["prefix"]]
+            with tempfile.TemporaryDirectory() as tmp:
+                s = Settings(
+                    backend=args.backend,
+                    size=size,
+                    weights="random",
+                    output=f"{tmp}/p.png",
+                    quiet=True,
+                    stages=tuple(prefix),
+                )
+                stylize(s, ops, say=lambda message: None)
+                start = images.load_image(f"{tmp}/p.png")
+            curves = [finals(ops, start, size, f, args.every, judge, objective) for f in cand["finals"]]
+            results.append({**cand, "prefix_cost": cost(prefix, 10**9), "prefix_loss": judge(start), "curves": curves})
+        print(json.dumps(results[-1])[-300:], flush=True)
+    Path(args.out).write_text(json.dumps({"machine": versions(), "results": results}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
