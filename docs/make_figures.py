@@ -19,13 +19,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import common  # noqa: E402
+from common.core.registry import NAMES  # noqa: E402
 from common.jobs import images, samples  # noqa: E402
 from common.jobs.photoreal import style_size as photoreal_style_size  # noqa: E402
 from common.jobs.plotting import plot_comparison  # noqa: E402
 
 
 def main() -> None:
-    """Run both backends on the samples and draw the figures."""
+    """Run every backend on the samples and draw the figures."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", nargs=2, type=int, default=[300, 450], metavar=("H", "W"))
     p.add_argument("--steps", type=int, default=500)
@@ -37,7 +38,7 @@ def main() -> None:
     size = tuple(args.size)
     prefix, recipe = ("photoreal_", "photoreal-hrnet") if args.photoreal else ("", "d2l")
     results = {}
-    for name in ("torch", "mxnet"):
+    for name in NAMES:
         values = {"backend": name, "size": size, "steps": args.steps, "quiet": True}
         values.update(output=str(out / f"{prefix}{name}.png"), log=str(out / f"{prefix}{name}.json"))
         settings = common.jobs.presets.settings(values, recipe)
@@ -57,7 +58,8 @@ def main() -> None:
         f"{what}; VGG-19 weights: " + results["torch"].weights,
     )
     histories = {n: json.loads((out / f"{prefix}{n}.json").read_text())["history"] for n in results}
-    title = f"{recipe}, {size[0]}x{size[1]}, {args.steps} steps: torch solid, MXNet dashed (float32)"
+    lines = ", ".join(f"{n} {line}" for n, line in zip(NAMES, ("solid", "dashed", "dotted"), strict=False))
+    title = f"{recipe}, {size[0]}x{size[1]}, {args.steps} steps: {lines} (float32)"
     plot_comparison(histories, str(out / f"{prefix}losses.png"), title)
 
 

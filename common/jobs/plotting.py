@@ -58,9 +58,8 @@ def plot_comparison(histories: dict[str, Sequence[dict]], path: str, title: str 
     ax.set_ylabel("weighted loss")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(ncol=2, fontsize=7)
-    ax.set_title(
-        title or " and ".join(f"{b} ({line})" for b, line in zip(histories, ("solid", "dashed"), strict=False))
-    )
+    styles = ("solid", "dashed", "dotted")
+    ax.set_title(title or " and ".join(f"{b} ({line})" for b, line in zip(histories, styles, strict=False)))
     fig.tight_layout()
     try:
         write_atomic(path, lambda tmp: fig.savefig(tmp, format="png"), "plot")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import itertools
 import json
 import os
 import statistics
@@ -81,8 +82,18 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(structural_similarity(a, b, channel_axis=-1, data_range=255, gaussian_weights=True))
 
 
-def differences(a: Image.Image, b: Image.Image) -> dict[str, float]:
-    """Max abs difference (8-bit levels), PSNR (dB) and SSIM of two outputs."""
+def differences(*outputs: Image.Image) -> dict[str, float]:
+    """Max abs difference (8-bit levels), PSNR (dB) and SSIM of two outputs; of more, each the worst over every two
+    of them (the largest difference, the lowest PSNR and SSIM)."""
+    pairs = [_differences(a, b) for a, b in itertools.combinations(outputs, 2)]
+    return {
+        "max_abs": max(p["max_abs"] for p in pairs),
+        "psnr": min(p["psnr"] for p in pairs),
+        "ssim": min(p["ssim"] for p in pairs),
+    }
+
+
+def _differences(a: Image.Image, b: Image.Image) -> dict[str, float]:
     x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)
     mse = float(((x - y) ** 2).mean())
     return {
@@ -93,23 +104,25 @@ def differences(a: Image.Image, b: Image.Image) -> dict[str, float]:
 
 
 def draw_outputs(images: dict[str, Image.Image], path: Path) -> None:
-    """The outputs side by side and the heat map of their difference."""
+    """The outputs side by side and the heat map of their difference (of more than two: the largest difference
+    between any two, per pixel)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    (na, a), (nb, b) = images.items()
-    diff = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).max(axis=-1)
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3), dpi=110)
-    for ax, (title, img) in zip(axes[:2], ((na, a), (nb, b)), strict=True):
+    arrays = [np.asarray(img, np.float64) for img in images.values()]
+    diff = np.max([np.abs(a - b).max(axis=-1) for a, b in itertools.combinations(arrays, 2)], axis=0)
+    n = len(images)
+    fig, axes = plt.subplots(1, n + 1, figsize=(10 * (n + 1) / 3, 3), dpi=110)
+    for ax, (title, img) in zip(axes[:n], images.items(), strict=True):
         ax.imshow(img)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
-    heat = axes[2].imshow(diff, cmap="magma", vmin=0, vmax=max(1.0, float(diff.max())))
-    axes[2].set_title("|difference| (8-bit levels)", fontsize=9)
-    axes[2].axis("off")
-    fig.colorbar(heat, ax=axes[2], fraction=0.046)
+    heat = axes[n].imshow(diff, cmap="magma", vmin=0, vmax=max(1.0, float(diff.max())))
+    axes[n].set_title("|difference| (8-bit levels)" if n == 2 else "largest |difference| of two", fontsize=9)
+    axes[n].axis("off")
+    fig.colorbar(heat, ax=axes[n], fraction=0.046)
     fig.tight_layout()
     write_atomic(path, lambda tmp: fig.savefig(tmp, format="png"), "figure")
     plt.close(fig)
@@ -202,6 +215,11 @@ def _rows(report: dict) -> list[tuple[str, list[str]]]:
     ]
 
 
+def outputs_label(names: list[str]) -> str:
+    """What the difference line is of: the two outputs, or the worst of every two of more."""
+    return "Outputs" if len(names) <= 2 else f"Outputs (the worst of every two of {len(names)})"
+
+
 def markdown(report: dict) -> str:
     """The report as Markdown."""
     s, d, env, names = report["settings"], report["difference"], report["environment"], list(report["backends"])
@@ -217,7 +235,8 @@ def markdown(report: dict) -> str:
         "|---|" + "---:|" * len(names),
         *[f"| {label} | " + " | ".join(values) + " |" for label, values in _rows(report)],
         "",
-        f"Outputs: max abs difference {d['max_abs']:.0f} levels, PSNR {d['psnr']:.1f} dB, SSIM {d['ssim']:.4f}.",
+        f"{outputs_label(names)}: max abs difference {d['max_abs']:.0f} levels, PSNR {d['psnr']:.1f} dB, "
+        f"SSIM {d['ssim']:.4f}.",
         "",
         "![loss curves](losses.png)",
         "",
@@ -250,15 +269,16 @@ def to_html(report: dict, folder: Path) -> str:
         f"<p>Weights: {html.escape(report['weights'])}.</p>"
         f"<p>Machine: {html.escape(str(env['cpu']))}, {env['cores']} cores.</p>"
         f"<table><tr><th></th>{''.join(f'<th>{n}</th>' for n in names)}</tr>{rows}</table>"
-        f"<p>Outputs: max abs difference {d['max_abs']:.0f} levels, PSNR {d['psnr']:.1f} dB, SSIM {d['ssim']:.4f}.</p>"
+        f"<p>{outputs_label(names)}: max abs difference {d['max_abs']:.0f} levels, PSNR {d['psnr']:.1f} dB, "
+        f"SSIM {d['ssim']:.4f}.</p>"
         f"{img('losses.png')}{img('outputs.png')}"
         f"<h2>Settings</h2><pre>{html.escape(json.dumps(report['settings'], indent=1))}</pre></body></html>\n"
     )
 
 
 ABOUT = {
-    "description": "Run one nst stylize job on the torch and the mxnet backend with the same weights, each in a fresh "
-    "process, and write a report folder: report.md, report.html, loss curves, outputs and their difference, run "
+    "description": f"Run one nst stylize job on every backend ({', '.join(NAMES)}) with the same weights, each in a "
+    "fresh process, and write a report folder: report.md, report.html, loss curves, outputs and their difference, run "
     "records, environment. Takes the flags of nst stylize."
 }
 # The flags of nst compare besides those of nst stylize (less flags.COMPARE_SKIPS).
