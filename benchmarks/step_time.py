@@ -32,6 +32,7 @@ CONTENDERS = {
     "mxnet": "this project's mxnet backend",
     "mxnet-documents": "d2l MXNet code as written (MXNet's default threads)",
     "mxnet-documents-threads": "d2l MXNet code as written, OMP_NUM_THREADS = cores",
+    "jax": "this project's jax backend (compiled in the warmup steps)",
     "floor": "FLOP floor: FLOPs per step / measured fp32 matmul peak",
 }
 
@@ -141,17 +142,20 @@ def main() -> None:
 
 def machine_and_floors(sizes: list[tuple[int, int]], peaks: list[float], rounds: int, results: list[dict]) -> dict:
     """The machine's description (with the median peak), and a FLOP-floor row per size appended to results."""
-    import mxnet
-    import torch
+    import importlib
 
     from common.core.recipe import CONTENT_LAYERS, STYLE_LAYERS
+    from common.core.registry import BACKENDS, is_installed
     from common.jobs.record import versions
     from common.studies.flops import step_flops
 
     machine = versions()
     machine.update(
-        torch=torch.__version__,
-        mxnet=mxnet.__version__,
+        **{
+            name: importlib.import_module(module).__version__
+            for name, (module, _) in BACKENDS.items()
+            if is_installed(name)
+        },
         rounds=rounds,
         fp32_matmul_gflops_per_round=peaks,
         fp32_matmul_gflops=statistics.median(peaks),
@@ -166,10 +170,14 @@ def machine_and_floors(sizes: list[tuple[int, int]], peaks: list[float], rounds:
 
 def table(results: list[dict], machine: dict) -> str:
     """A Markdown table: median seconds per step, and each backend's ratio to the documents' code."""
+    from common.core.registry import NAMES
+
     med = {(r["contender"], tuple(r["size"])): r["median"] for r in results}
     sizes = sorted({tuple(r["size"]) for r in results})
     lines = [
-        f"Machine: {machine['cpu']}, {machine['cores']} cores; torch {machine['torch']}, mxnet {machine['mxnet']}; "
+        f"Machine: {machine['cpu']}, {machine['cores']} cores; "
+        + ", ".join(f"{name} {machine[name]}" for name in NAMES if name in machine)
+        + "; "
         f"measured fp32 matmul peak {machine.get('fp32_matmul_gflops', float('nan')):.0f} GFLOP/s"
         f" (median of {machine.get('rounds', 1)} rounds).",
         "",
@@ -181,8 +189,8 @@ def table(results: list[dict], machine: dict) -> str:
             lines.append(
                 f"| {label} | " + " | ".join(f"{med[c, s]:.3f}" if (c, s) in med else "" for s in sizes) + " |"
             )
-    pairs = [("torch", "torch-documents"), ("mxnet", "mxnet-documents"), ("mxnet", "torch")]
-    for ours, docs in [*pairs, ("torch", "floor"), ("mxnet", "floor")]:
+    pairs = [("torch", "torch-documents"), ("mxnet", "mxnet-documents"), *((name, "torch") for name in NAMES[1:])]
+    for ours, docs in [*pairs, *((name, "floor") for name in NAMES)]:
         if all((c, s) in med for c in (ours, docs) for s in sizes):
             ratios = " | ".join(f"{med[ours, s] / med[docs, s]:.2f}x" for s in sizes)
             lines.append(f"| {ours} / {docs} | {ratios} |")

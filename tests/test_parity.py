@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import BACKEND_NAMES, PAIRS, get_backend, pair_id
+from conftest import BACKEND_NAMES, COMPARED, PAIRS, get_backend, pair_id
 
 import cli
 import common
@@ -26,9 +26,9 @@ STYLE = images.load_image(samples.sample_path(samples.STYLE))
 REFERENCES: dict = {}  # by pair: the float32 rows' float64 runs and envelopes, measured once by the checks fixture
 
 
-@pytest.fixture(scope="module", params=PAIRS, ids=pair_id)
+@pytest.fixture(scope="module", params=COMPARED, ids=pair_id)
 def pair(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """Each pair of backends of the registry (torch and mxnet today)."""
+    """Each backend of the registry with the first (torch): conftest.COMPARED."""
     return request.param
 
 
@@ -102,11 +102,16 @@ def test_there_are_no_other_checks(checks) -> None:
     assert len(checks) == len(expected_names())
 
 
-def test_float64_runs_agree_far_beyond_their_tolerance(checks) -> None:
-    """The backends are the same program, not merely close: float64 differences are rounding (1e-15)."""
+def test_float64_runs_agree_far_beyond_their_tolerance(checks, pair) -> None:
+    """The backends are the same program, not merely close: float64 differences are rounding (1e-15), grown by
+    training to at most 1e-12 (2e-14 over the generator's 20 steps at lr 1e-4). Except the generator's 60 steps at the
+    recipe's lr 5e-3, which amplify a difference about 10x a step (docs/porting.md): torch's and MXNet's float64
+    instance norms are both about 1e-14 from exact, and the same 1e-14 (their runs stay within 3.4e-13 there); JAX's
+    is exact to 3e-16, so its runs end up to 2e-12 from theirs: held to 1e-11, the row's own tolerance being 1e-9."""
     for key, check in checks.items():
         if key.startswith("float64") and "PSNR" not in key:
-            assert check.max_rel < 1e-12, key
+            recipe = "jax" in pair and "at the recipe's lr" in key
+            assert check.max_rel < (1e-11 if recipe else 1e-12), key
 
 
 def test_the_step_comparison_treats_two_zeros_as_equal_and_a_zero_against_nonzero_as_different() -> None:

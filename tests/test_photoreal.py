@@ -113,6 +113,10 @@ def test_upsampling_is_bilinear_without_aligned_corners(backend, scale) -> None:
         from backends.torch.generator import upsample
 
         got = backend.to_numpy(upsample(backend.asarray(X), scale))
+    elif backend.name == "jax":
+        from backends.jax.generator import upsample
+
+        got = backend.to_numpy(upsample(backend.asarray(X), scale))
     else:
         from mxnet import nd
 
@@ -154,6 +158,16 @@ def instance_normalized(backend, X: np.ndarray, G: np.ndarray, dtype: str) -> tu
         y = instance_norm(data)
         (y * torch.tensor(G, dtype=y.dtype)).sum().backward()
         return y.detach().double().numpy(), data.grad.double().numpy()
+    if backend.name == "jax":
+        import jax
+
+        from backends.jax.generator import instance_norm
+
+        data = jax.numpy.asarray(X, dtype)
+        y, pullback = jax.vjp(instance_norm, data)
+        assert y.dtype == np.dtype(dtype)
+        (grad,) = pullback(jax.numpy.asarray(G, dtype))
+        return np.asarray(y, np.float64), np.asarray(grad, np.float64)
     import mxnet as mx
 
     from backends.mxnet.generator import InstanceNorm

@@ -27,7 +27,9 @@ def device(spec: str) -> jax.Device:
         except RuntimeError:
             gpus = []
         if not gpus:
-            raise core.UserError(f"--device {spec}: this jaxlib sees no GPU (a CPU build, or no GPU here); use cpu")
+            raise core.UserError(
+                f"--device {spec}: this jaxlib sees no GPU (a CPU build, or no GPU here); use --device cpu"
+            )
         if int(index) >= len(gpus):
             raise core.UserError(f"--device {spec}: JAX sees {len(gpus)} GPU(s)")
         return gpus[int(index)]

@@ -4,7 +4,8 @@ gradient (jax.value_and_grad) and the optimizer.s update from the old state to a
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -12,11 +13,12 @@ import numpy as np
 
 from .. import core
 
+Params = Any  # a pytree of arrays (a dict of them here)
 KINDS = ("adam", "sgd")
 BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-8  # torch.optim.Adam's defaults
 
 
-def init(kind: str, params) -> dict:
+def init(kind: str, params: Params) -> dict:
     """The optimizer's state for parameters: Adam's two moments (zeros like each parameter); SGD has none."""
     if kind == "sgd":
         return {}
@@ -31,12 +33,12 @@ def hyper(kind: str, lr: float, t: int) -> np.ndarray:
     return np.array([lr / (1 - BETA1**t), (1 - BETA2**t) ** 0.5], np.float64)
 
 
-def sgd(params, grads, scalars: jax.Array):
+def sgd(params: Params, grads: Params, scalars: jax.Array) -> Params:
     """New parameters after one step of torch.optim.SGD (no momentum): p - lr g, in each parameter's dtype."""
     return jax.tree_util.tree_map(lambda p, g: p + (-scalars[0]).astype(p.dtype) * g, params, grads)
 
 
-def adam(params, grads, state: dict, scalars: jax.Array):
+def adam(params: Params, grads: Params, state: dict, scalars: jax.Array) -> tuple[Params, dict]:
     """(new parameters, new moments) after one step of torch.optim.Adam, in each parameter's dtype."""
 
     def one(p, g, m, v):
@@ -51,7 +53,7 @@ def adam(params, grads, state: dict, scalars: jax.Array):
     return new[0], {"m": new[1], "v": new[2]}
 
 
-def update(kind: str, params, grads, state: dict, scalars: jax.Array):
+def update(kind: str, params: Params, grads: Params, state: dict, scalars: jax.Array) -> tuple[Params, dict]:
     """(new parameters, new state): one step of the optimizer ``kind``."""
     return (sgd(params, grads, scalars), state) if kind == "sgd" else adam(params, grads, state, scalars)
 
@@ -64,7 +66,7 @@ def to_numpy(state: dict, t: int) -> dict[str, np.ndarray]:
     return out
 
 
-def from_numpy(saved: dict[str, np.ndarray], params) -> tuple[dict, int]:
+def from_numpy(saved: dict[str, np.ndarray], params: Params) -> tuple[dict, int]:
     """(the state, the step count) that to_numpy wrote, shaped like ``params``."""
     leaves, treedef = jax.tree_util.tree_flatten(params)
     state = {}
@@ -99,7 +101,7 @@ class Program:
     """A traced function (a jaxpr) without its constants, equal to another with the same text: jit compiles each
     program once per shape however many trainers run it (the constants, e.g. VGG's weights, are arguments)."""
 
-    def __init__(self, fn, *args) -> None:
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
         closed = jax.make_jaxpr(fn)(*args)
         self.jaxpr, self.consts = closed.jaxpr, list(closed.consts)
         self.key = str(self.jaxpr)
@@ -110,12 +112,14 @@ class Program:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Program) and self.key == other.key
 
-    def __call__(self, consts, *args):
+    def __call__(self, consts: list, *args: Any) -> list:
         return jax.core.eval_jaxpr(self.jaxpr, consts, *jax.tree_util.tree_leaves(args))
 
 
 @functools.partial(jax.jit, static_argnames=("program", "kind"))
-def train_step(program: Program, kind: str, consts, params, state, hyper, inputs):
+def train_step(
+    program: Program, kind: str, consts: list, params: Params, state: dict, hyper: jax.Array, inputs: tuple
+) -> tuple[list, jax.Array, Params, dict]:
     """(losses, the image, new parameters, new optimizer state): one pure step from the old ones."""
 
     def total(params):
@@ -132,8 +136,8 @@ class Trainer:
 
     def __init__(
         self,
-        model,
-        loss_fn,
+        model: Any,
+        loss_fn: Callable[[jax.Array], Sequence[jax.Array]],
         lr: float,
         decay_every: int,
         decay_factor: float,
@@ -205,7 +209,7 @@ class Trainer:
 
 
 @functools.partial(jax.jit, static_argnames=("program",))
-def _gradient(program: Program, consts, X: jax.Array):
+def _gradient(program: Program, consts: list, X: jax.Array) -> tuple[list, jax.Array]:
     def total(X):
         losses = program(consts, X)
         return losses[-1], losses
@@ -214,7 +218,7 @@ def _gradient(program: Program, consts, X: jax.Array):
     return losses, grad
 
 
-def gradient(loss_fn, X: jax.Array) -> tuple[list[float], jax.Array]:
+def gradient(loss_fn: Callable[[jax.Array], Sequence[jax.Array]], X: jax.Array) -> tuple[list[float], jax.Array]:
     """The losses at X and d total / d X (jitted, compiled once per program and shape)."""
     program = Program(lambda X: tuple(loss_fn(X)), X)
     losses, grad = _gradient(program, program.consts, X)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import jax
@@ -91,7 +91,9 @@ def pool(X: jax.Array, kind: str) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=("kinds", "pooling", "taps", "precision"))
-def apply(params, X: jax.Array, kinds: tuple[str, ...], pooling: str, taps: tuple[int, ...], precision: str):
+def apply(
+    params: tuple, X: jax.Array, kinds: tuple[str, ...], pooling: str, taps: tuple[int, ...], precision: str
+) -> tuple[jax.Array, ...]:
     """The outputs of layers ``taps`` (in that order) for image X: one pass, stopped after the deepest tap."""
     if precision != "fp32":
         X = X.astype(REDUCED[precision])
@@ -108,7 +110,9 @@ def apply(params, X: jax.Array, kinds: tuple[str, ...], pooling: str, taps: tupl
     return tuple(outputs[i] if precision == "fp32" else outputs[i].astype(jnp.float32) for i in taps)
 
 
-def feature_extractor(net: VGG, names: Sequence[str | int], precision: str = "fp32"):
+def feature_extractor(
+    net: VGG, names: Sequence[str | int], precision: str = "fp32"
+) -> Callable[[jax.Array], dict[str, jax.Array]]:
     """A callable image -> {name: output}: the jitted ``apply`` with the net's arrays, compiled once per shape.
 
     With precision "bf16" or "fp16" the network's arrays and the image are cast to it and the outputs come back as

@@ -51,12 +51,12 @@ def cache_dir() -> str:
 
 
 def pretrained() -> tuple[dict[str, np.ndarray], str]:
-    """ImageNet VGG-19 from this backend's cache folder: JAX has no model zoo, so the file is one that `nst convert`
-    wrote there from torchvision's .pth or Gluon's .params."""
+    """ImageNet VGG-19 from this backend's cache folder: JAX has no model zoo, so the file is one that
+    `nst convert-weights` wrote there from torchvision's .pth or Gluon's .params."""
     path = os.path.join(cache_dir(), FILE)
     if not os.path.isfile(path):
         raise core.WeightsUnavailable(
-            f"JAX has no model zoo: ImageNet VGG-19 ({FILE}) is not in {cache_dir()}; write it there with nst convert "
-            "from torchvision's .pth or Gluon's .params, or use --weights PATH or --weights random"
+            f"JAX has no model zoo: ImageNet VGG-19 ({FILE}) is not in {cache_dir()}; write it there with "
+            "nst convert-weights from torchvision's .pth or Gluon's .params, or use --weights PATH or --weights random"
         )
     return read(path), path

@@ -22,7 +22,7 @@ import tomllib
 from .errors import BackendUnavailable
 
 # backend name -> (the module it needs, the pip extra that installs it)
-BACKENDS: dict[str, tuple[str, str]] = {"torch": ("torch", "torch"), "mxnet": ("mxnet", "mxnet")}
+BACKENDS: dict[str, tuple[str, str]] = {"torch": ("torch", "torch"), "mxnet": ("mxnet", "mxnet"), "jax": ("jax", "jax")}
 NAMES: tuple[str, ...] = tuple(BACKENDS)
 
 # In a checkout the packages are top-level (common, backends); installed they live under nst.

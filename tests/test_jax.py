@@ -1,0 +1,76 @@
+"""What only the JAX backend has to get right: dtypes with x64 enabled, ReLU's gradient at 0, its .npz weight files
+told apart from torch's zip archives, and one compilation per program and shape (the rest of the contract is tested
+for every backend by the parametrized tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import get_backend
+
+import common
+from common.core import weights
+
+
+@pytest.fixture
+def ops() -> common.Backend:
+    return get_backend("jax")
+
+
+def test_float32_stays_float32_and_float64_stays_float64_with_x64_enabled(ops, image_files) -> None:
+    for dtype in ("float32", "float64"):
+        X = ops.to_tensor(np.zeros((8, 8, 3), np.uint8), dtype)
+        net = ops.vgg19("random", dtype=dtype, upto="conv1_2")
+        Y = ops.feature_extractor(net, ["conv1_2"])(X)["conv1_2"]
+        trainer = ops.trainer(ops.synthesized_image(X), lambda X: [ops.tv_loss(X)] * 4, 0.1, 10, 0.5)
+        trainer.step()
+        state = trainer.state()
+        assert {X.dtype, Y.dtype, ops.gram(Y).dtype, state["param.0"].dtype, state["optimizer.m.0"].dtype} == {
+            np.dtype(dtype)
+        }
+
+
+def test_relu_has_gradient_0_at_0(ops) -> None:
+    import jax
+
+    from backends.jax import vgg
+
+    assert float(jax.grad(lambda x: vgg.relu(x).sum())(np.zeros(3))[0]) == 0.0
+
+
+def test_npz_files_are_the_jax_backends_and_torch_files_stay_torchs(ops, tmp_path: Path) -> None:
+    arrays = weights.random_vgg19(0, common.core.layers.resolve("conv1_1"))
+    ops.write_weights(str(tmp_path / "w.tmp"), arrays)  # no .npz added to a name without it
+    assert weights.file_format(tmp_path / "w.tmp") == "jax"
+    read = ops.read_weights(str(tmp_path / "w.tmp"))
+    assert read.keys() == arrays.keys() and all(np.array_equal(read[k], arrays[k]) for k in arrays)
+    torch = get_backend("torch")
+    torch.write_weights(str(tmp_path / "w.pth"), arrays)
+    assert weights.file_format(tmp_path / "w.pth") == "torch"
+    net = ops.vgg19(str(tmp_path / "w.pth"), upto="conv1_1")  # a .pth read for the JAX backend by torch's reader
+    assert np.array_equal(np.asarray(net.params[0][0]), arrays["features.0.weight"])
+
+
+def test_a_program_is_compiled_once_per_shape_however_many_trainers_run_it(ops) -> None:
+    from backends.jax import trainer as jax_trainer
+
+    def run(size: int) -> None:
+        X = ops.to_tensor(np.full((size, size, 3), 7, np.uint8), "float32")
+        t = ops.trainer(ops.synthesized_image(X), lambda X: [ops.tv_loss(X) * 0.5] * 4, 0.1, 10, 0.5)
+        t.step()
+
+    run(8)
+    before = jax_trainer.train_step._cache_size()
+    run(8)
+    assert jax_trainer.train_step._cache_size() == before
+    run(12)
+    assert jax_trainer.train_step._cache_size() == before + 1
+
+
+def test_the_tv_gradient_is_zero_where_neighbours_are_equal(ops) -> None:
+    """At a constant image every difference is 0, and so is the TV gradient in torch and MXNet (|x|' = sign(x));
+    jnp.abs's gradient at 0 is 1, which leaves the border pixels +-1/n."""
+    X = ops.asarray(np.full((1, 3, 4, 5), 0.25))
+    assert not np.any(ops.to_numpy(ops.gradient(lambda X: [ops.tv_loss(X)] * 4, X)[1]))
