@@ -12,6 +12,7 @@ and --figure draws content, style, the recipe's result and the fast one for each
     python benchmarks/fast_preset.py --figure docs/figures/fast_preset.png   # writes results/fast_preset_<cpu>.json
     python benchmarks/fast_preset.py --backends torch --pairs bundled --size 64x96 --out /tmp/f.json
     python benchmarks/fast_preset.py --cases torch:bundled,mxnet:bundled,torch:astronaut-coffee
+    python benchmarks/fast_preset.py --merge a.json,b.json --out both.json --figure docs/figures/fast_preset.png
 """
 
 from __future__ import annotations
@@ -117,7 +118,17 @@ def main() -> None:
     p.add_argument("--keep", default="", help="a folder to keep the written images in")
     p.add_argument("--figure", default="", help="draw the recipe's and the fast results of each pair here (.png)")
     p.add_argument("--out", default="")
+    p.add_argument("--merge", default="", help="results files (a,b,...) of earlier runs: merge them, draw, no runs")
     args = p.parse_args()
+    if args.merge:
+        files = [json.loads(Path(f).read_text()) for f in args.merge.split(",")]
+        results = [r for f in files for r in f["results"]]
+        merged = {"machine": files[0]["machine"], "results": results}
+        Path(args.out).write_text(json.dumps(merged, indent=2) + "\n")
+        if args.figure:
+            draw(results, Path(args.figure), merged["machine"])
+        print(table(results, merged["machine"]))
+        return
     size = tuple(map(int, args.size.split("x")))
     machine = versions()
     slug = re.sub(r"[^a-z0-9]+", "_", machine["cpu"].lower()).strip("_")
@@ -152,12 +163,13 @@ def main() -> None:
                 "loss": judgement["loss"],
                 "reached": {n: judgement["loss"][n] <= judgement["loss"]["d2l"] for n in names if n != "d2l"},
                 "difference": judgement["difference"],
+                "images": {n: str(keep / f"{pair}-{backend}-{n}.png") for n in names},
             }
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": machine, "results": results}, indent=2) + "\n")
     if args.figure:
-        draw(results, keep, Path(args.figure), machine)
+        draw(results, Path(args.figure), machine)
     print(table(results, machine))
 
 
@@ -167,22 +179,24 @@ def table(results: list[dict], machine: dict) -> str:
         f"Machine: {machine['cpu']}, {machine['cores']} cores; whole processes, start to exit",
         "",
         "| backend | images | d2l recipe: s (loss) | fast contender | its s (loss) | of the recipe's time "
-        "| PSNR / SSIM to the recipe's image |",
-        "|---|---|---:|---|---:|---:|---:|",
+        "| PSNR / SSIM to the recipe's image | load average at the end: recipe, fast |",
+        "|---|---|---:|---|---:|---:|---:|---|",
     ]
     for r in results:
         s, loss = r["seconds"], r["loss"]
         for name, ratio in r["ratio"].items():
             d = r["difference"][name]
             reached = "" if r["reached"][name] else ", not reached"
+            la = r.get("load_average", {})
+            load = f"{la['d2l']:.1f}, {la[name]:.1f}" if la else ""
             lines.append(
                 f"| {r['backend']} | {r['pair']} | {s['d2l']:.0f} ({loss['d2l']:.4g}) | {name} | {s[name]:.1f} "
-                f"({loss[name]:.4g}{reached}) | {ratio:.3f} | {d['psnr']:.1f} dB / {d['ssim']:.3f} |"
+                f"({loss[name]:.4g}{reached}) | {ratio:.3f} | {d['psnr']:.1f} dB / {d['ssim']:.3f} | {load} |"
             )
     return "\n".join(lines)
 
 
-def draw(results: list[dict], keep: Path, path: Path, machine: dict) -> None:
+def draw(results: list[dict], path: Path, machine: dict) -> None:
     """Per pair (the first backend's runs): content, style, the recipe's result, the fast preset's."""
     import matplotlib
 
@@ -200,11 +214,11 @@ def draw(results: list[dict], keep: Path, path: Path, machine: dict) -> None:
         titles = (
             ("content", Image.open(content)),
             ("style", Image.open(style)),
-            (f"d2l recipe: {s['d2l']:.0f} s, loss {r['loss']['d2l']:.3f}", keep / f"{pair}-{r['backend']}-d2l.png"),
+            (f"d2l recipe: {s['d2l']:.0f} s, loss {r['loss']['d2l']:.3f}", r["images"]["d2l"]),
             (
                 f"--preset fast: {s['fast']:.0f} s, loss {r['loss']['fast']:.3f}\n"
                 f"PSNR {d['psnr']:.1f} dB, SSIM {d['ssim']:.2f} to the recipe's",
-                keep / f"{pair}-{r['backend']}-fast.png",
+                r["images"]["fast"],
             ),
         )
         for ax, (title, img) in zip(row, titles, strict=True):

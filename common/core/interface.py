@@ -60,7 +60,7 @@ class Backend(abc.ABC):
 
     name: str = ""
     framework: str = ""
-    bf16_is_faster: bool = False  # whether its bf16 path beats fp32 on a CPU with bf16 units (measured: README)
+    bf16_is_faster: bool = False  # whether its bf16 path beats fp32 on a CPU with bf16 units (measured: docs/speed.md)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

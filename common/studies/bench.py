@@ -25,7 +25,7 @@ from ..core.hrnet import random_generator
 from ..core.interface import load_backend
 from ..core.objective import LossWeights, make_objective
 from ..core.photoreal_objective import PhotorealObjective
-from ..core.recipe import CONTENT_LAYERS, SIZE, STYLE_LAYERS
+from ..core.recipe import CONTENT_LAYERS, STYLE_LAYERS
 from ..core.registry import NAMES, check_name
 from ..jobs import children
 from ..jobs.outputs import check_writable, write_text
@@ -35,6 +35,7 @@ from ..jobs.settings import PRECISIONS as ALL_PRECISIONS
 from ..jobs.settings import check_size
 from .flops import step_flops
 from .peak import matmul_peak, no_peak
+from .quality import QUALITY_FLAGS
 
 SIZES = ((128, 128), (256, 256), (300, 450), (512, 512))
 PHOTOREAL_SIZES = ((256, 256), (500, 500))  # the HRNet generator's training step (nst photoreal), fp32
@@ -283,33 +284,6 @@ FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("--warmup",), {"type": int, "default": 2, "help": "untimed steps first (default 2)"}),
     (("--repeats",), {"type": int, "default": 5, "help": "timed steps (default 5)"}),
     (("--json",), {"metavar": "PATH.json", "help": "also write the results as JSON"}),
-    (
-        ("--to-quality",),
-        {
-            "action": "store_true",
-            "help": "also time how long --preset fast takes to reach the d2l recipe's final loss (whole runs, the "
-            "process's start included)",
-        },
-    ),
-    (
-        ("--quality-size",),
-        {
-            "type": int,
-            "nargs": 2,
-            "default": SIZE,
-            "metavar": ("H", "W"),
-            "help": f"size of the --to-quality runs (default {SIZE[0]} {SIZE[1]})",
-        },
-    ),
-    (
-        ("--quality-steps",),
-        {
-            "type": int,
-            "default": 500,
-            "metavar": "N",
-            "help": "the d2l recipe's steps in the --to-quality runs, the fast preset's stages shortened alike "
-            "(default 500: the recipe itself)",
-        },
-    ),
+    *QUALITY_FLAGS,
     (("--quiet",), {"action": "store_true", "help": "no progress lines"}),
 )

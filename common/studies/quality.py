@@ -18,7 +18,7 @@ from typing import Any
 from ..core.cpu import bf16_units
 from ..core.interface import load_backend
 from ..core.objective import make_objective
-from ..core.recipe import CONTENT_LAYERS, STYLE_LAYERS
+from ..core.recipe import CONTENT_LAYERS, SIZE, STYLE_LAYERS
 from ..jobs import children, images, presets, samples
 from ..jobs.stylize import stylize
 
@@ -138,3 +138,36 @@ def quality_table(results: list[dict[str, Any]]) -> str:
         )
     stages = ", ".join(stage_text(st) for st in results[0]["fast"]["stages"]) if results else ""
     return "\n".join([*lines, "", f"--preset fast: Adam, {stages}."])
+
+
+# nst bench's flags of the time-to-quality runs: (names, argparse keywords).
+QUALITY_FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (
+        ("--to-quality",),
+        {
+            "action": "store_true",
+            "help": "also time how long --preset fast takes to reach the d2l recipe's final loss (whole runs, the "
+            "process's start included)",
+        },
+    ),
+    (
+        ("--quality-size",),
+        {
+            "type": int,
+            "nargs": 2,
+            "default": SIZE,
+            "metavar": ("H", "W"),
+            "help": f"size of the --to-quality runs (default {SIZE[0]} {SIZE[1]})",
+        },
+    ),
+    (
+        ("--quality-steps",),
+        {
+            "type": int,
+            "default": 500,
+            "metavar": "N",
+            "help": "the d2l recipe's steps in the --to-quality runs, the fast preset's stages shortened alike "
+            "(default 500: the recipe itself)",
+        },
+    ),
+)
