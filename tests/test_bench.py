@@ -90,7 +90,7 @@ def test_bench_writes_a_table_and_json_with_both_backends(every_backend, cpu_wit
 
 
 def test_bench_refuses_bad_arguments_in_one_line(capsys) -> None:
-    bad = (["--sizes", "32"], ["--precisions", "fp8"], ["--backends", "jax"], ["--repeats", "0"])
+    bad = (["--sizes", "32"], ["--precisions", "fp8"], ["--backends", "tensorflow"], ["--repeats", "0"])
     for args in (*bad, ["--photoreal-sizes", "30x32"]):
         assert cli.main(["bench", *args]) == 2
         assert capsys.readouterr().err.count("\n") == 1

@@ -311,7 +311,7 @@ def test_nst_apply_refuses_bad_images_and_folders_before_writing_anything(files,
     assert "is a file, not a folder" in one_error_line(capsys)
     assert cli.main([*base, str(files["content"]), "--output-dir", str(files["out"])]) == 2
     assert "would both be written" in one_error_line(capsys)
-    assert cli.main([*base, "--output-dir", str(files["out"]), "--backend", "jax"]) == 2
+    assert cli.main([*base, "--output-dir", str(files["out"]), "--backend", "tensorflow"]) == 2
     assert "unknown backend" in one_error_line(capsys)
     assert not list(files["out"].iterdir())
 
