@@ -19,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from subprocess import Popen
 
@@ -259,11 +260,21 @@ def fill(driver, element_id: str, value: str) -> None:
     field.send_keys(value)
 
 
-def run_in_page(driver, url: str, size: tuple[int, int], steps: int, weights: str = "random", timeout=300) -> str:
-    """Open the page, start a run on both backends and wait until both pictures, the chart and the comparison
+def choose_backends(driver, names: Sequence[str]) -> None:
+    """Tick exactly these backends' boxes, by clicking the others' as a user would."""
+    for box in driver.find_elements("css selector", "input[name=backend]"):
+        if box.is_selected() != (box.get_attribute("value") in names):
+            box.click()
+
+
+def run_in_page(
+    driver, url: str, size: tuple[int, int], steps: int, backends: Sequence[str], weights: str = "random", timeout=300
+) -> str:
+    """Open the page, start a run on these backends and wait until every picture, the chart and the comparison
     show the final step; the run's id."""
     driver.get(url + "/")
     wait_for(driver, "document.querySelectorAll('#preset option').length > 1", 30, "the options to load")
+    choose_backends(driver, backends)
     fill(driver, "size-h", str(size[0]))
     fill(driver, "size-w", str(size[1]))
     fill(driver, "steps", str(steps))
@@ -274,9 +285,9 @@ def run_in_page(driver, url: str, size: tuple[int, int], steps: int, weights: st
         f" && document.getElementById('img-{b}').dataset.final === 'true'"
         f" && document.getElementById('img-{b}').naturalWidth === {size[1]}"
         f" && document.getElementById('chart').dataset.lastStep{b.capitalize()} === '{steps}'"
-        for b in ("torch", "mxnet")
+        for b in backends
     )
-    wait_for(driver, final, timeout, "both pictures and the chart at the final step")
+    wait_for(driver, final, timeout, "every picture and the chart at the final step")
     wait_for(driver, "!document.getElementById('comparison').hidden", 60, "the comparison")
     wait_for(driver, "document.getElementById('heatmap').complete", 30, "the heat map")
     return driver.find_element("id", "run-id").text

@@ -268,7 +268,7 @@ NUMERIC = [
     (["--lr-decay-factor", "1.5"], "at most 1"),
     (["--style-weight", "-1"], "--style-weight"),
     (["--tv-weight", "nan"], "--tv-weight"),
-    (["--backend", "tensorflow"], "--backend must be one of torch, mxnet, not 'tensorflow'"),
+    (["--backend", "tensorflow"], f"--backend must be one of {', '.join(BACKEND_NAMES)}, not 'tensorflow'"),
     (["--style-layers", "conv9_9"], "unknown layer 'conv9_9'"),
     (["--content-layers", "40"], "outside VGG-19"),
     (["--pooling", "min"], "invalid choice"),

@@ -116,7 +116,7 @@ def test_gluon_legacy_names_are_converted(tmp_path: Path, capsys) -> None:
         ("foreign architecture", "not a VGG-19 weight file: it holds 'fc.weight'"),
         ("no conv1_1", "holds no conv1_1 weights"),
         ("missing source", "does not exist"),
-        ("bad destination", "use .pth (torch state dict) or .params"),
+        ("bad destination", "use .pth (torch state dict) or .params (Gluon parameters) or .npz"),
         ("same file", "same file"),
     ],
 )
@@ -136,7 +136,7 @@ def test_bad_files_are_refused_in_one_line(case: str, fragment: str, tmp_path: P
         src = tmp_path / "nope.pth"
     elif case == "bad destination":
         write_pth(src, state)
-        dst = tmp_path / "dst.npz"
+        dst = tmp_path / "dst.bin"
     elif case == "same file":
         write_pth(src, state)
         dst = src

@@ -74,3 +74,11 @@ def test_the_tv_gradient_is_zero_where_neighbours_are_equal(ops) -> None:
     jnp.abs's gradient at 0 is 1, which leaves the border pixels +-1/n."""
     X = ops.asarray(np.full((1, 3, 4, 5), 0.25))
     assert not np.any(ops.to_numpy(ops.gradient(lambda X: [ops.tv_loss(X)] * 4, X)[1]))
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_reduced_precision_is_refused_on_a_cpu_where_xla_would_compute_float32(ops, precision: str) -> None:
+    net = ops.vgg19("random", upto="conv1_1")
+    with pytest.raises(common.UserError, match=f"--precision {precision} with jax on a CPU"):
+        ops.feature_extractor(net, ["conv1_1"], precision)
+    assert "conv1_1" in ops.feature_extractor(net, ["conv1_1"], "fp32")(ops.to_tensor(np.zeros((8, 8, 3), np.uint8)))

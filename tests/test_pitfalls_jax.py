@@ -6,6 +6,7 @@ fix is tested elsewhere (named in the guide).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -94,3 +95,30 @@ def test_torchs_float64_instance_norm_is_1e_14_from_exact(jax) -> None:
     manual = (X - X.mean((2, 3), keepdim=True)) / torch.sqrt(X.var((2, 3), unbiased=False, keepdim=True) + 1e-5)
     assert error(torch.nn.functional.instance_norm(X).numpy()) > 5e-15
     assert error(manual.numpy()) < 2e-15 and error(generator.instance_norm(jax.numpy.asarray(x))) < 2e-15
+
+
+def test_xla_on_a_cpu_computes_bfloat16_convolutions_in_float32(jax) -> None:
+    """jaxlib 0.4.30 on a CPU: two convolutions with a ReLU between, cast to bfloat16 and back, give float32's numbers
+    bit for bit (XLA widens bf16 to f32 and removes the roundings as excess precision); with
+    --xla_allow_excess_precision=false they are rounded (1e-3 apart), which the default does not do."""
+    code = """if True:
+        import numpy as np, jax, jax.numpy as jnp
+        from jax import lax
+        x = np.random.default_rng(0).standard_normal((1, 8, 24, 24)).astype(np.float32)
+        w = np.random.default_rng(1).standard_normal((8, 8, 3, 3)).astype(np.float32) * 0.3
+        def f(x, w, dt):
+            x, w = x.astype(dt), w.astype(dt)
+            for _ in range(2):
+                x = jnp.maximum(lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1))), 0)
+            return x.astype(jnp.float32)
+        a, b = (np.asarray(jax.jit(lambda x, w: f(x, w, dt))(x, w)) for dt in (jnp.float32, jnp.bfloat16))
+        print(float(np.abs(a - b).max() / np.abs(a).max()))
+    """
+
+    def difference(flags: str) -> float:
+        env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+        return float(out.stdout)
+
+    assert difference("") == 0.0
+    assert difference("--xla_allow_excess_precision=false") > 1e-3

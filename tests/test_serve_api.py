@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import get_backend
+from conftest import BACKEND_NAMES, get_backend
 from PIL import Image
 from serve_helpers import require_serve
 
@@ -251,17 +251,19 @@ def test_the_photoreal_method_stops_and_resumes_on_both_backends_as_if_never_sto
     assert r.status_code == 409 and r.json()["detail"] == "nothing to resume (torch completed, mxnet completed)"
 
 
-def test_auto_weights_are_decided_once_for_both_backends(serve, tmp_path) -> None:
-    get_backend("torch"), get_backend("mxnet")
+def test_auto_weights_are_decided_once_for_every_backend_and_all_are_compared(serve, tmp_path) -> None:
+    for name in BACKEND_NAMES:
+        get_backend(name)
     client = serve()
-    run_id = start(client, settings={"size": [32, 48], "steps": 2})["id"]
+    run_id = start(client, backends=BACKEND_NAMES, settings={"size": [32, 48], "steps": 2})["id"]
     assert events(client, run_id)[-1]["type"] == "end"
     run = client.get(f"/api/runs/{run_id}").json()
-    assert states(run) == {"torch": "completed", "mxnet": "completed"}
+    assert states(run) == dict.fromkeys(BACKEND_NAMES, "completed")
     shared = json.loads((tmp_path / "data" / "runs" / run_id / "weights.json").read_text())
     assert run["weights_note"] == shared["note"]
-    used = {record(tmp_path / "data", run_id, name)["weights"] for name in ("torch", "mxnet")}
-    assert len(used) == 1  # both loaded the same weights, whatever this machine could get
+    used = {record(tmp_path / "data", run_id, name)["weights"] for name in BACKEND_NAMES}
+    assert len(used) == 1  # all loaded the same weights, whatever this machine could get
+    assert sorted(run["comparison"]["backends"]) == sorted(BACKEND_NAMES)  # one comparison of them all
 
 
 def test_a_diverging_run_is_shown_with_the_cli_s_line_and_no_nan_in_json(serve) -> None:

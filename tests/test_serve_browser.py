@@ -1,5 +1,5 @@
 """The page of nst serve in a real browser: headless Chromium (Debian's chromium and chromium-driver, driven by
-selenium) on a real server at 127.0.0.1. A run on both backends, checked against the run records and the results;
+selenium) on a real server at 127.0.0.1. A run on every backend, checked against the run records and the results;
 stop, resume and a server that stops and comes back with the page open (the page says so, offers nothing that needs
 the server, reconnects and shows the run as the server has it); the URL's #run naming the run shown; and on a
 390 px wide screen, errors where the user acted, in the words of the page's fields, and nothing wider than it.
@@ -19,12 +19,13 @@ from subprocess import Popen
 
 import numpy as np
 import pytest
-from conftest import get_backend
+from conftest import BACKEND_NAMES, get_backend
 from PIL import Image
 from serve_helpers import (
     SERVE,
     Browser,
     browser_missing,
+    choose_backends,
     fill,
     first_line,
     require_serve,
@@ -37,7 +38,6 @@ from serve_helpers import (
 
 require_serve()
 
-BOTH = ("torch", "mxnet")
 LOSSES = ("content", "style", "tv", "total")
 PHONE = (390, 844)
 
@@ -72,7 +72,8 @@ def page(tmp_path):
         pytest.fail(f"NST_REQUIRE_BROWSER=1 but the browser cannot be driven: {missing}")
     if missing:
         pytest.skip(missing)
-    get_backend("torch"), get_backend("mxnet")
+    for name in BACKEND_NAMES:
+        get_backend(name)
     proc, url = start_server(tmp_path / "data")
     served = Served(None, url, tmp_path / "data", proc)
     try:
@@ -148,9 +149,9 @@ def in_page(driver, method: str, path: str, body: dict | None = None) -> tuple[i
 
 def test_the_page_runs_both_backends_live_and_shows_the_numbers_of_their_records(page, tmp_path) -> None:
     driver, url, data = page.driver, page.url, page.data
-    run_id = run_in_page(driver, url, (32, 48), 4)
+    run_id = run_in_page(driver, url, (32, 48), 4, BACKEND_NAMES)  # a pane per backend of the registry
     folder = data / "runs" / run_id
-    for name in BOTH:
+    for name in BACKEND_NAMES:
         record = json.loads((folder / name / "run.json").read_text())
         last = record["history"][-1]
         assert record["status"] == "completed" and last["step"] == 4
@@ -193,7 +194,7 @@ def test_the_page_stops_resumes_and_tells_the_truth_when_the_server_stops_and_co
     for field, value in (("size-h", "32"), ("size-w", "48"), ("steps", "60")):
         fill(driver, field, value)
     driver.execute_script("document.getElementById('weights').value = 'random';")
-    driver.find_element("css selector", "input[value=mxnet]").click()  # torch only
+    choose_backends(driver, ["torch"])
     assert driver.find_element("id", "start").text == "Run on torch"
     driver.find_element("id", "start").click()
     wait_for(driver, "document.getElementById('placeholder-torch')", 30, "the run's pane")
@@ -355,7 +356,7 @@ def test_on_a_390_px_screen_errors_show_where_the_user_acted_in_the_words_of_the
         "document.getElementById('weights').value = 'random';"
     )
     fill(driver, "steps", "2")
-    driver.find_element("css selector", "input[value=mxnet]").click()  # torch only
+    choose_backends(driver, ["torch"])
     driver.find_element("id", "start").click()
     assert text(driver, "run-error") == ""  # a new attempt
     wait_for(driver, "document.getElementById('status-torch')?.dataset.state === 'completed'", 300, "the run")

@@ -28,7 +28,15 @@ import pytest
 import serve_helpers
 from conftest import get_backend
 from PIL import Image
-from serve_helpers import Browser, browser_missing, require_serve, start_server, stop_server, wait_for
+from serve_helpers import (
+    Browser,
+    browser_missing,
+    choose_backends,
+    require_serve,
+    start_server,
+    stop_server,
+    wait_for,
+)
 from test_serve_upload_limit import peak_memory
 
 import cli
@@ -322,7 +330,7 @@ def test_the_server_s_own_page_still_uploads_and_starts_a_run(server, browser, t
     for field, value in (("size-h", "32"), ("size-w", "48"), ("steps", "2")):
         browser.find_element("id", field).send_keys(value)
     browser.execute_script("document.getElementById('weights').value = 'random';")
-    browser.find_element("css selector", "input[value=mxnet]").click()  # torch only
+    choose_backends(browser, ["torch"])
     browser.find_element("id", "start").click()
     run_id = wait_for(browser, "document.getElementById('run-id').textContent", 60, "the run")
     assert set(server.files("runs")) - set(runs) == {run_id}

@@ -116,8 +116,15 @@ def feature_extractor(
     """A callable image -> {name: output}: the jitted ``apply`` with the net's arrays, compiled once per shape.
 
     With precision "bf16" or "fp16" the network's arrays and the image are cast to it and the outputs come back as
-    float32 (what torch's autocast and MXNet's AMP return); the Gram matrices and losses stay float32.
+    float32 (what torch's autocast and MXNet's AMP return); the Gram matrices and losses stay float32. On a CPU
+    both are refused: XLA's CPU compiler (jaxlib 0.4.30) computes them in float32 and removes the roundings, so the
+    run would be float32's numbers at float32's speed under another name (docs/porting.md, pitfall "bfloat16 on a CPU").
     """
+    if precision != "fp32" and net.params[0][0].devices().pop().platform == "cpu":
+        raise core.UserError(
+            f"--precision {precision} with jax on a CPU: XLA computes it in float32 (same numbers, same speed); "
+            "use --precision fp32, or torch for bf16 on a CPU"
+        )
     names = layers.resolve_all(names)
     found = layers.taps(names, len(net))
     index = {name: i for i, name in found.items()}

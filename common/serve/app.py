@@ -38,7 +38,7 @@ class RunRequest(BaseModel):
 
     content: str = Field(f"sample:{intake.SAMPLES[0]}", description="an upload id, or sample:NAME")
     style: str = Field(f"sample:{intake.SAMPLES[1]}", description="an upload id, or sample:NAME")
-    backends: list[BackendName] = Field(default_factory=lambda: list(BackendName), description="one or both")
+    backends: list[BackendName] = Field(default_factory=lambda: list(BackendName), description="one or several")
     preset: str | None = Field(None, description="a preset name (GET /api/options lists them)")
     settings: dict[str, Any] = Field(default_factory=dict, description="settings as nst stylize's flags")
 
@@ -128,7 +128,7 @@ def delete_upload(request: Request, upload_id: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/api/runs", status_code=201, summary="Start a run on one or both backends (queued if busy)")
+@router.post("/api/runs", status_code=201, summary="Start a run on one or several backends (queued if busy)")
 def create(request: Request, body: RunRequest) -> dict[str, Any]:
     backends = [b.value for b in body.backends]
     return manager_of(request).create(body.content, body.style, backends, body.preset, body.settings).view()

@@ -1,5 +1,5 @@
 """What nst serve runs in a worker process besides the jobs themselves (common.jobs.children.start_job runs each
-backend's job, as `nst stylize` runs it): deciding the weights both backends of a run load, as nst compare does.
+backend's job, as `nst stylize` runs it): deciding the weights every backend of a run loads, as nst compare does.
 
 It runs in a fresh process (common.jobs.children.run) because finding ImageNet weights loads a framework, which
 the server itself never imports.
@@ -20,7 +20,7 @@ from ..studies import compare
 
 
 def shared_weights(spec: dict[str, Any], send: Send) -> None:
-    """Decide the weights both backends of the run in spec["run"] load (as nst compare does): weights.json, which
+    """Decide the weights every backend of the run in spec["run"] load (as nst compare does): weights.json, which
     holds either the weights and a note saying what they are, or the one-line error that refuses them."""
     run = Path(spec["run"])
     request = json.loads((run / "request.json").read_text(encoding="utf-8"))

@@ -113,7 +113,7 @@ class Job:
 
 @dataclass
 class Run:
-    """One request: its inputs and settings, a job per backend, and the comparison once both completed."""
+    """One request: its inputs and settings, a job per backend, and the comparison once every one completed."""
 
     id: str
     folder: Path
@@ -140,13 +140,13 @@ class Run:
         return all(job.state.ended for job in self.jobs.values()) and not self.comparing
 
     def needs_comparison(self) -> bool:
-        """Both backends completed and their comparison is not written yet."""
-        done = len(self.jobs) == 2 and all(job.state is State.COMPLETED for job in self.jobs.values())
+        """Every backend (two or more) completed and their comparison is not written yet."""
+        done = len(self.jobs) >= 2 and all(job.state is State.COMPLETED for job in self.jobs.values())
         return done and self.comparison is None and not self.comparing
 
     def shares_weights(self) -> bool:
-        """Two backends on weights that must first be resolved to one file (auto, imagenet): as nst compare."""
-        return len(self.jobs) == 2 and self.request["settings"].get("weights", "auto") in ("auto", "imagenet")
+        """Several backends on weights that must first be resolved to one file (auto, imagenet): as nst compare."""
+        return len(self.jobs) >= 2 and self.request["settings"].get("weights", "auto") in ("auto", "imagenet")
 
     def uploads(self) -> set[str]:
         """The ids of the uploads its inputs were copied from."""

@@ -1,4 +1,4 @@
-"""The comparison of a run's two backends, written as `nst compare` writes its report (common/studies/compare.py)."""
+"""The comparison of a run's backends (two or more), written as `nst compare` writes its report (studies/compare.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ _drawing = threading.Lock()  # matplotlib's pyplot is not thread-safe
 
 def write(run: Path, backends: list[str], peak_rss: dict[str, int], weights_note: str) -> dict[str, Any]:
     """Write run/compare/ (report.html, report.md, comparison.json, outputs.png with the difference heat map,
-    losses.png, both run records, environment.json); return comparison.json's content."""
+    losses.png, every run record, environment.json); return comparison.json's content."""
     out = run / "compare"
     out.mkdir(exist_ok=True)
     runs = {}

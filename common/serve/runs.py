@@ -1,5 +1,5 @@
 """The run manager: creates runs under --data-dir, queues their jobs, runs at most max_runs workers at once,
-stops and resumes them, compares two finished backends, and when the server starts again finds every run and
+stops and resumes them, compares the finished backends of a run, and when the server starts again finds every run and
 resumes the jobs a server stop interrupted (control.json says which: not those the user stopped)."""
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ class Manager(Inventory):
             self._compare(run)
 
     def _share_weights(self, run: Run, job: Job) -> None:
-        """Before the first worker of a two-backend run on auto/imagenet weights: decide the weights both load."""
+        """Before the first worker of a several-backend run on auto/imagenet weights: decide the weights all load."""
         with run.weights_lock:
             if not (run.folder / "weights.json").is_file():
                 spec = {"run": str(run.folder)}

@@ -540,7 +540,7 @@ function renderComparison() {
   $("comparison-table").innerHTML = `<tr><th></th>${names.map((n) => `<th>${n}</th>`).join("")}</tr>` +
     row("seconds per step (median)", "median") + row("steps per second", "steps_per_second") +
     LOSSES.map((k) => row(`final ${k} loss`, k)).join("") +
-    `<tr><th>PSNR of the two results</th>${cell("cmp-psnr", d.psnr, d.psnr === null ? "∞ (identical)" : `${d.psnr.toFixed(2)} dB`)}</tr>` +
+    `<tr><th>PSNR of the ${names.length === 2 ? "two results" : "two farthest results"}</th>${cell("cmp-psnr", d.psnr, d.psnr === null ? "∞ (identical)" : `${d.psnr.toFixed(2)} dB`)}</tr>` +
     `<tr><th>max difference</th>${cell("cmp-max-abs", d.max_abs, `${d.max_abs} levels of 255`)}</tr>` +
     `<tr><th>SSIM</th>${cell("cmp-ssim", d.ssim, d.ssim.toFixed(4))}</tr>`;
   $("heatmap").src = `/api/runs/${state.run.id}/comparison/heatmap`;
