@@ -172,9 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 APPLY = "stylize images with a generator saved by --save-model (either backend), without training"
-COMPARE = "run the same job on both backends and write a report (speed, memory, losses, outputs)"
+COMPARE = "run the same job on every backend and write a report (speed, memory, losses, outputs)"
 BATCH = "run many jobs (a manifest, or contents x styles x --grid settings) on Ray, resumable"
-SERVE = "a local web page where both backends stylize side by side, live (needs the serve extra)"
+SERVE = "a local web page where the backends stylize side by side, live (needs the serve extra)"
 CONVERT = "convert VGG-19 weights between torch .pth and Gluon .params"
 GUIDE = "write the PyTorch <-> MXNet porting guide (docs/porting.md)"
 PARITY = "prove every two backends compute the same numbers"

@@ -102,6 +102,13 @@ def skip_mxnet_bf16_without_units(name: str) -> None:
         pytest.skip(f"MXNet's oneDNN has no bf16 convolution on this CPU ({REAL_CPU}: no AVX-512 bf16)")
 
 
+def skip_jax_reduced_precision(name: str) -> None:
+    """Skip a test of bf16/fp16 arithmetic on jax: it refuses them on a CPU, where XLA computes float32's forward
+    pass (tests/test_jax.py tests the refusal, tests/test_pitfalls_jax.py what XLA does)."""
+    if name == "jax":
+        pytest.skip('jax refuses --precision bf16/fp16 on a CPU (docs/porting.md, pitfall "bfloat16 on a CPU")')
+
+
 # The three CPU kinds the suite must pass on, as /proc/cpuinfo shows them (model name, flags): tests play each on any
 # machine ($NST_CPUINFO) to check the decisions the product makes from them. Sapphire Rapids: AVX-512, AMX and
 # AVX-512 bf16 and fp16 units. AMD EPYC Zen 3: AVX2 only, no bf16 or fp16 units (f16c only converts). Zen 4 (the flags

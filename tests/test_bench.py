@@ -9,7 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BACKEND_NAMES, CPU_DECISIONS, REAL_BF16_UNITS, get_backend, skip_mxnet_bf16_without_units
+from conftest import (
+    BACKEND_NAMES,
+    CPU_DECISIONS,
+    REAL_BF16_UNITS,
+    get_backend,
+    skip_jax_reduced_precision,
+    skip_mxnet_bf16_without_units,
+)
 from helpers import stylize_argv
 
 import cli
@@ -198,6 +205,7 @@ def test_reduced_precision_stays_close_to_fp32_and_returns_float32(
     precision, backend, cpu_with_bf16, image_files, tmp_path, capsys
 ):
     skip_mxnet_bf16_without_units(backend.name)
+    skip_jax_reduced_precision(backend.name)
     histories = {}
     for p in ("fp32", precision):
         log = tmp_path / f"{p}.json"
@@ -253,6 +261,7 @@ def test_reduced_precision_is_refused_for_float64(image_files, tmp_path, capsys)
 def test_make_objective_really_runs_the_network_in_reduced_precision(backend) -> None:
     """bf16 features differ from fp32 ones by more than float32 rounding (1e-6) and less than bf16's (1e-2)."""
     skip_mxnet_bf16_without_units(backend.name)
+    skip_jax_reduced_precision(backend.name)
     rng = np.random.default_rng(0)
     X = backend.to_tensor(rng.integers(0, 256, (32, 48, 3), dtype=np.uint8))
     feats = {}

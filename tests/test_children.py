@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 from pathlib import Path
 
 import children_targets as targets
@@ -101,6 +102,23 @@ def test_a_child_that_ends_without_its_end_is_described_by_its_exit_code_and_las
 def test_a_child_that_is_no_job_ends_at_once_on_sigint() -> None:
     child = children.start(targets.waits, None)
     end = child.wait(lambda event: child.send_signal(signal.SIGINT))
+    assert end.outcome is Outcome.INTERRUPTED and end.code == -signal.SIGINT
+
+
+def test_a_child_that_is_no_job_ends_on_sigint_even_where_sigint_came_ignored() -> None:
+    """Under nohup or as a shell's background job a process starts with SIGINT ignored, and its children inherit
+    that: the parent's SIGINT must still end a child (it would otherwise wait forever)."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        child = children.start(targets.waits, None)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    timer = threading.Timer(60, lambda: child.send_signal(signal.SIGKILL))  # a child that ignored it: fail, not hang
+    timer.start()
+    try:
+        end = child.wait(lambda event: child.send_signal(signal.SIGINT))
+    finally:
+        timer.cancel()
     assert end.outcome is Outcome.INTERRUPTED and end.code == -signal.SIGINT
 
 

@@ -82,3 +82,36 @@ def test_reduced_precision_is_refused_on_a_cpu_where_xla_would_compute_float32(o
     with pytest.raises(common.UserError, match=f"--precision {precision} with jax on a CPU"):
         ops.feature_extractor(net, ["conv1_1"], precision)
     assert "conv1_1" in ops.feature_extractor(net, ["conv1_1"], "fp32")(ops.to_tensor(np.zeros((8, 8, 3), np.uint8)))
+
+
+def test_float64_instance_norm_has_torchs_numbers_and_the_exact_gradient(ops) -> None:
+    """In float64 the JAX generator's instance norm gives torch's CPU kernel's values (to 3e-16 of the largest, where
+    the exact formula is 1e-14 away) and the exact formula's gradient; in float32, the exact formula rounded once."""
+    import jax
+    import jax.numpy as jnp
+    import torch
+
+    from backends.jax import generator
+
+    rng = np.random.default_rng(1)
+    shift = rng.uniform(-1, 1, (1, 16, 1, 1))
+    x = np.maximum(rng.standard_normal((2, 16, 48, 64)) * rng.uniform(0.2, 1, (1, 16, 1, 1)) + shift, 0)
+    by_torch = torch.nn.functional.instance_norm(torch.from_numpy(x)).numpy()
+    y = jnp.asarray(x)
+    exact = (y - y.mean((2, 3), keepdims=True)) / jnp.sqrt(y.var((2, 3), keepdims=True) + generator.EPS)
+    largest = np.abs(by_torch).max()
+    assert np.abs(np.asarray(exact) - by_torch).max() > 5e-15 * largest  # what there is to match
+    got = np.asarray(jax.jit(generator.instance_norm)(y))
+    assert np.abs(got - by_torch).max() < 3e-16 * largest
+    w = jnp.asarray(rng.standard_normal(x.shape))
+    grad = jax.grad(lambda a: (generator.instance_norm(a) * w).sum())(y)
+    grad_exact = jax.grad(
+        lambda a: (
+            ((a - a.mean((2, 3), keepdims=True)) / jnp.sqrt(a.var((2, 3), keepdims=True) + generator.EPS)) * w
+        ).sum()
+    )(y)
+    assert np.abs(np.asarray(grad) - np.asarray(grad_exact)).max() < 1e-15 * np.abs(np.asarray(grad_exact)).max()
+    y32 = y.astype(jnp.float32)
+    single, wide = generator.instance_norm(y32), y32.astype(jnp.float64)
+    rounded = (wide - wide.mean((2, 3), keepdims=True)) / jnp.sqrt(wide.var((2, 3), keepdims=True) + generator.EPS)
+    assert single.dtype == jnp.float32 and np.array_equal(np.asarray(single), np.asarray(rounded).astype(np.float32))

@@ -18,11 +18,35 @@ EPS = 1e-5  # torch's InstanceNorm2d default
 
 def instance_norm(x: jax.Array) -> jax.Array:
     """InstanceNorm2d's defaults (no affine parameters, biased variance, eps 1e-5), computed in float64 and rounded
-    once to x's dtype, as the other backends do (docs/porting.md, pitfall "float32 BatchNorm")."""
+    once to x's dtype, as the other backends do (docs/porting.md, pitfall "float32 BatchNorm").
+
+    In a float64 run the values are torch's CPU kernel's (each channel summed left to right, then x * a + b), about
+    1e-14 from exact as torch's and MXNet's are, and the gradient the exact formula's: the recipe's lr amplifies
+    any 1e-14 about 10x a step (docs/porting.md, pitfall "float64 instance norm")."""
     y = x.astype(jnp.float64)
     mean = jnp.mean(y, axis=(2, 3), keepdims=True)
-    var = jnp.mean(jnp.square(y - mean), axis=(2, 3), keepdims=True)
-    return ((y - mean) / jnp.sqrt(var + EPS)).astype(x.dtype)
+    exact = (y - mean) / jnp.sqrt(jnp.mean(jnp.square(y - mean), axis=(2, 3), keepdims=True) + EPS)
+    if x.dtype == jnp.float64:
+        exact = exact + jax.lax.stop_gradient(torch_order_norm(jax.lax.stop_gradient(y)) - exact)
+    return exact.astype(x.dtype)
+
+
+def torch_order_norm(y: jax.Array) -> jax.Array:
+    """Instance norm as torch's CPU batch-norm kernel computes it in float64: the mean and the sum of squared
+    deviations of each channel summed left to right (a numpy callback: XLA's sums are pairwise), then y * a + b with
+    a = 1 / sqrt(var + eps) and b = -mean * a. No gradient (the caller's exact formula gives it)."""
+    n = y.shape[2] * y.shape[3]
+    flat = y.reshape(-1, n)  # a row per image and channel
+    mean = left_to_right_sums(flat) / n
+    deviations = flat - mean[:, None]
+    alpha = 1 / jnp.sqrt(left_to_right_sums(deviations * deviations) / n + EPS)
+    return (flat * alpha[:, None] + (-(mean * alpha))[:, None]).reshape(y.shape)
+
+
+def left_to_right_sums(rows: jax.Array) -> jax.Array:
+    """Each row's sum, added left to right (np.add.accumulate), under jit by a host callback."""
+    shape = jax.ShapeDtypeStruct(rows.shape[:1], rows.dtype)
+    return jax.pure_callback(lambda r: np.add.accumulate(np.asarray(r), axis=1)[:, -1], shape, rows)
 
 
 def layer(params: Mapping[str, jax.Array], prefix: str, x: jax.Array, stride: int = 1) -> jax.Array:

@@ -217,6 +217,8 @@ def die_with_parent() -> None:
 def main(how: dict[str, Any]) -> int:
     """The child: call the target with its spec, report its End (to the pipe, and to end_file); its exit code."""
     send = _Pipe(how["fd"])
+    if not how["stoppable"]:  # the parent's SIGINT ends it, even where SIGINT came ignored (nohup, a background job)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     with stop_on_signals() if how["stoppable"] else contextlib.nullcontext():
         die_with_parent()
         try:

@@ -1,4 +1,4 @@
-"""`nst serve`: a local web page where both frameworks stylize side by side, over the jobs the CLI runs.
+"""`nst serve`: a local web page where the frameworks stylize side by side, over the jobs the CLI runs.
 
 Importing this package imports neither FastAPI nor uvicorn (they come with the ``serve`` extra): only serve()
 does, after checking they are there.
@@ -16,8 +16,8 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 ABOUT = {
     "description": "Serve a web page (and its HTTP API, documented at /docs) that runs nst stylize or nst photoreal "
-    "on both backends in worker processes, shows their pictures and loss curves as they go, stops and resumes "
-    "them, and compares the results as nst compare does. Listens on 127.0.0.1 only unless told otherwise."
+    "on every backend (or those chosen) in worker processes, shows their pictures and loss curves as they go, stops "
+    "and resumes them, and compares the results as nst compare does. Listens on 127.0.0.1 only unless told otherwise."
 }
 # The flags of nst serve: (names, argparse keywords).
 FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (

@@ -1,4 +1,4 @@
-"""nst compare: the same job on both backends, on the same weights, and a report of speed, memory and results.
+"""nst compare: the same job on every backend, on the same weights, and a report of speed, memory and results.
 
 Each backend runs in a fresh process, so its peak memory (resident set size, from the operating system) and
 its thread pools are its own. The report folder holds report.md, a self-contained report.html, the overlaid
@@ -34,11 +34,11 @@ FIELDS = ("median", "min", "max")
 
 
 def shared_weights(s: Settings, folder: Path, say) -> tuple[str, str]:
-    """A weights spec both backends load identically, and a sentence saying what it is."""
+    """A weights spec every backend loads identically, and a sentence saying what it is."""
     if s.weights == "random":
-        return "random", f"seeded random VGG-19 weights (seed {s.seed}), identical in both backends"
+        return "random", f"seeded random VGG-19 weights (seed {s.seed}), identical in every backend"
     if s.weights not in ("auto", "imagenet"):
-        return s.weights, f"the weight file {s.weights}, loaded by both backends"
+        return s.weights, f"the weight file {s.weights}, loaded by every backend"
     for name in NAMES:  # the first backend whose library can supply ImageNet weights
         ops = load_backend(name)
         try:
@@ -47,7 +47,7 @@ def shared_weights(s: Settings, folder: Path, say) -> tuple[str, str]:
             continue
         path = folder / f"imagenet-vgg19{ops.weight_suffix}"  # in its own format: every backend reads either
         write_atomic(path, lambda tmp, ops=ops, arrays=arrays: ops.write_weights(tmp, arrays), "weights file")
-        return str(path), f"ImageNet VGG-19 weights from {where}, given to both backends"
+        return str(path), f"ImageNet VGG-19 weights from {where}, given to every backend"
     if s.weights == "imagenet":
         raise UserError("no ImageNet VGG-19 weights can be had (not cached, no network); use --weights random or PATH")
     say("no ImageNet VGG-19 weights (not cached, no network): comparing on seeded random weights")
@@ -156,7 +156,7 @@ def warn(message: str) -> None:
 
 
 def compare(settings: Settings, folder: str, force: bool = False, say=warn) -> dict:
-    """Run both backends and write the report folder whole (into a temporary folder beside it, moved into place
+    """Run every backend and write the report folder whole (into a temporary folder beside it, moved into place
     at the end: an earlier report is replaced only with ``force``, and never mixed with the new one); returns
     what the report says."""
     s = settings.validated()
@@ -168,7 +168,7 @@ def compare(settings: Settings, folder: str, force: bool = False, say=warn) -> d
 
 
 def _write_report(s: Settings, out: Path, final: Path, say) -> dict:
-    """Run both backends into ``out`` and write the report there; its records name the files in ``final``."""
+    """Run every backend into ``out`` and write the report there; its records name the files in ``final``."""
     with tempfile.TemporaryDirectory() as tmp:
         weights, weights_note = shared_weights(s, Path(tmp), say)
         runs = {name: run_backend(s.replace(backend=name, weights=weights), out, final) for name in NAMES}

@@ -1,4 +1,4 @@
-"""The HRNet generator trained at the photoreal recipe's own learning rate, 5e-3, in float64, in both backends.
+"""The HRNet generator trained at the photoreal recipe's own learning rate, 5e-3, in float64, in every backend.
 
 The float32 generator row (trajectories.generator_checks) trains at lr 1e-4, because at 5e-3 the training can be
 chaotic: on some images a 1e-13 change grows about 10x per step in any one framework (docs/porting.md, the last
