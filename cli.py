@@ -119,7 +119,8 @@ def _progress(quiet: bool):
 def cmd_parity(args: argparse.Namespace) -> int:
     """nst parity."""
     say = _progress(args.quiet or args.json)
-    text, passed = parity.command(args.content, args.style, tuple(args.size), args.dtype, args.seed, args.json, say)
+    size, backends = tuple(args.size), args.backends
+    text, passed = parity.command(args.content, args.style, size, args.dtype, args.seed, args.json, say, backends)
     print(text)
     return 0 if passed else 1
 

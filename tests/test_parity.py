@@ -161,18 +161,32 @@ def test_nst_parity_passes_on_another_image_pair(every_backend, capsys) -> None:
 
 
 def test_nst_parity_exits_1_when_a_check_fails(every_backend, monkeypatch, capsys) -> None:
-    """--dtype float32 --size 32 40, with one tolerance no run can meet: exit 1, only float32 rows, the last line
-    counts the failure (every training row cut short: this test is about the command)."""
+    """--dtype float32 --size 32 40 on one pair, with one tolerance no run can meet: exit 1, only float32 rows, the
+    last line counts the failure (every training row cut short: this test is about the command)."""
     short_training_rows(monkeypatch)
     monkeypatch.setattr(trajectories, "GENERATOR_STEPS", 3)
     tolerances = {dtype: dict(t) for dtype, t in parity.TOLERANCES.items()}
     tolerances["float32"]["psnr"] = float("inf")  # no two float32 runs of 10 Adam steps are bit-identical
     monkeypatch.setattr(parity, "TOLERANCES", tolerances)
-    code = cli.main(["parity", "--dtype", "float32", "--size", "32", "40", "--quiet"])
+    code = cli.main(["parity", "--dtype", "float32", "--size", "32", "40", "--backends", "torch,mxnet", "--quiet"])
     out = capsys.readouterr().out
     assert code == 1
     assert "FAIL" in out and out.strip().splitlines()[-1].endswith("FAIL")
     assert "  float32 " in out and "  float64 " not in out
+
+
+@pytest.mark.parametrize(
+    "value,fragment",
+    [
+        ("torch", "name at least two backends"),
+        ("torch,torch", "name at least two"),
+        ("torch,tf", "unknown backend 'tf'"),
+    ],
+)
+def test_nst_parity_refuses_backends_it_cannot_compare_in_one_line(value: str, fragment: str, capsys) -> None:
+    assert cli.main(["parity", "--backends", value, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err, err
 
 
 def test_nst_parity_refuses_bad_settings_in_one_line(capsys) -> None:
@@ -362,6 +376,13 @@ def test_nst_parity_compares_every_pair_of_installed_backends_once_and_names_eac
     assert doc["backends"] == ["a", "b", "c"] and doc["pairs"] == [["a", "b"], ["a", "c"], ["b", "c"]]
     assert [(c["pair"], c["what"]) for c in doc["checks"][::2]] == [([x, y], f"{x} against {y}") for x, y in compared]
     assert doc["not_installed"] == ["d"]
+
+
+def test_nst_parity_with_backends_compares_just_those(monkeypatch) -> None:
+    compared = fake_parity(monkeypatch, ("a", "b", "c", "d"), ("a", "b", "c"))
+    doc = json.loads(parity.command(None, None, (48, 64), "both", 0, True, None, "c, a")[0])
+    assert compared == [("c", "a")] and doc["pairs"] == [["c", "a"]]
+    assert doc["backends"] == ["c", "a"] and doc["not_installed"] == ["d"]  # b was left out by choice
 
 
 def test_nst_parity_fails_when_a_check_of_any_pair_fails(monkeypatch) -> None:

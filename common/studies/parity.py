@@ -55,6 +55,7 @@ FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("--size",), {"nargs": 2, "type": int, "default": [48, 64], "metavar": ("H", "W"), "help": "(default 48 64)"}),
     (("--dtype",), {"choices": ("float32", "float64", "both"), "default": "both", "help": "(default both)"}),
     (("--seed",), {"type": int, "default": 0, "help": "seed of the random VGG-19 weights (default 0)"}),
+    (("--backends",), {"metavar": "A,B[,...]", "help": "compare these (default: every installed backend)"}),
     (("--json",), {"action": "store_true", "help": "print JSON instead of a table"}),
     (("--quiet",), {"action": "store_true", "help": "no progress lines"}),
 )
@@ -196,9 +197,10 @@ def command(
     seed: int,
     as_json: bool,
     say: Callable[[str], None] | None,
+    backends: str | None = None,
 ) -> tuple[str, bool]:
-    """nst parity: every check on the given images (default: the bundled samples), for every pair of installed
-    backends, as tables or JSON, and whether all passed."""
+    """nst parity: every check on the given images (default: the bundled samples), for every pair of the given
+    backends (comma-separated; default every installed one), as tables or JSON, and whether all passed."""
     size = check_size(size)
     if min(size) < layers.min_side(layers.VGG19[-1]):
         raise UserError(f"--size {size[0]} {size[1]}: parity compares every layer down to pool5, which needs 32")
@@ -206,7 +208,15 @@ def command(
         raise UserError(f"--seed must be a non-negative integer, not {seed}")
     content_img = images.load_image(content or samples.sample_path(samples.CONTENT), "content")
     style_img = images.load_image(style or samples.sample_path(samples.STYLE), "style")
-    names = [name for name in registry.NAMES if registry.is_installed(name)]
+    if backends is not None:
+        try:
+            names = list(dict.fromkeys(registry.check_name(n.strip()) for n in backends.split(",") if n.strip()))
+        except ValueError as e:
+            raise UserError(f"--backends: {e}") from e
+        if len(names) < 2:
+            raise UserError(f"--backends {backends!r}: name at least two backends to compare")
+    else:
+        names = [name for name in registry.NAMES if registry.is_installed(name)]
     if len(names) < 2:
         names = list(registry.NAMES)  # loading each says which framework is missing (BackendUnavailable)
     ops = {name: load_backend(name) for name in names}
@@ -217,7 +227,7 @@ def command(
         tell = say if say is None or len(pairs) == 1 else (lambda message, p=f"{a} vs {b}": say(f"{p}: {message}"))
         results.append(((a, b), run(ops[a], ops[b], content_img, style_img, size, dtypes, seed, tell)))
     passed = all(c.passed for _, checks in results for c in checks)
-    left_out = [name for name in registry.NAMES if name not in ops]
+    left_out = [name for name in registry.NAMES if name not in ops and not registry.is_installed(name)]
     if as_json:
         return json.dumps(report(results, names, left_out, size, seed), indent=2), passed
     return tables(results, left_out), passed
