@@ -3,9 +3,10 @@
 A candidate is a coarse-to-fine run (its stages as `Stage` values) or, to try several last stages from one start,
 a prefix of stages run once and then several final full-size schedules (Adam as the backend computes it, or the
 shared L-BFGS) from its result. Every --every steps the image (8-bit, as saved) is judged by the d2l objective at
-full size (float32, seeded random VGG-19 weights, the bundled pair), relative to the d2l recipe's final loss
-(--reference, measured by nst bench --to-quality). Cost is counted in full-size step equivalents, steps x scale^2,
-which a shared machine's load does not change; the clock is benchmarks/fast_preset.py's business. Usage:
+full size (float32, seeded random VGG-19 weights, the bundled pair or --content/--style), relative to the d2l
+recipe's final loss (--reference, measured by nst bench --to-quality). Cost is counted in full-size step
+equivalents, steps x scale^2, which a shared machine's load does not change; the clock is
+benchmarks/fast_preset.py's business. Usage:
 
     python benchmarks/fast_schedules.py candidates.json --every 5 --out benchmarks/results/fast_schedules_<cpu>.json
 
@@ -44,10 +45,13 @@ def cost(stages: list[Stage], step: int) -> float:
     return total
 
 
-def staged(ops, backend: str, size, stages: list[Stage], every: int, judge) -> list[tuple[int, float, float]]:
-    """(step, cost, loss) every ``every`` steps of a staged run, and at its end."""
+def staged(
+    ops, backend: str, size, stages: list[Stage], every: int, judge, pair: dict
+) -> list[tuple[int, float, float]]:
+    """(step, cost, loss) every ``every`` steps of a staged run on ``pair`` (content, style), and at its end."""
     with tempfile.TemporaryDirectory() as tmp:
         s = Settings(
+            **pair,
             backend=backend,
             size=size,
             weights="random",
@@ -87,11 +91,15 @@ def main() -> None:
     p.add_argument("--every", type=int, default=5)
     p.add_argument("--size", default=f"{SIZE[0]}x{SIZE[1]}", help="HxW (default the recipe's)")
     p.add_argument("--reference", type=float, default=0.6456432938575745, help="the d2l recipe's final loss")
+    p.add_argument("--content", help="content image (default: the bundled sample)")
+    p.add_argument("--style", help="style image (default: the bundled sample)")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     ops = load_backend(args.backend)
     size = tuple(map(int, args.size.split("x")))
-    content, style = (images.load_image(samples.sample_path(x)) for x in (samples.CONTENT, samples.STYLE))
+    paths = (args.content or samples.sample_path(samples.CONTENT), args.style or samples.sample_path(samples.STYLE))
+    pair = {"content": str(paths[0]), "style": (str(paths[1]),)}
+    content, style = (images.load_image(path) for path in paths)
     objective = make_objective(
         ops, ops.preprocess(content, size), ops.preprocess(style, size), CONTENT_LAYERS, STYLE_LAYERS
     )
@@ -102,12 +110,13 @@ def main() -> None:
     results = []
     for cand in json.loads(Path(args.candidates).read_text()):
         if "stages" in cand:
-            curve = staged(ops, args.backend, size, [Stage(**st) for st in cand["stages"]], args.every, judge)
+            curve = staged(ops, args.backend, size, [Stage(**st) for st in cand["stages"]], args.every, judge, pair)
             results.append({**cand, "curve": curve})
         else:
             prefix = [Stage(**st) for st in cand["prefix"]]
             with tempfile.TemporaryDirectory() as tmp:
                 s = Settings(
+                    **pair,
                     backend=args.backend,
                     size=size,
                     weights="random",
