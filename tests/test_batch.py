@@ -230,3 +230,18 @@ def test_sigint_cancels_the_jobs_in_flight_keeps_the_finished_and_exits_130(loca
     assert cli.main(argv) == 0  # the same command again: the rest
     rerun = capsys.readouterr().out
     assert len(ledger_lines(out)) == 4 and f"({len(done)} done before, {4 - len(done)} run now)" in rerun
+
+
+def test_a_grid_over_every_backend_of_the_registry_runs_and_compares_each_pair(local_ray, tmp_path: Path) -> None:
+    """--grid backend=torch,mxnet,jax (the registry's names): a job per backend, each the image a single run of
+    that backend gives, and the summary compares every pair of them."""
+    names = list(common.core.registry.NAMES)
+    contents, styles = make_images(tmp_path / "in", 1, 1)
+    out = tmp_path / "out"
+    report = common.batch.run(
+        out, content=contents, style=styles, grid={"backend": names}, settings=SMALL, workers=2, progress=False
+    )
+    assert (report.exit_code, report.ok, report.failed) == (0, len(names), 0)
+    assert {p.name for p in out.glob("c0__*.png")} == {f"c0__s0__backend-{b}.png" for b in names}
+    pairs = json.loads((out / "summary.json").read_text())["backends"]
+    assert len(pairs) == len(common.core.registry.pairs()) and all(p["psnr"] > 20 for p in pairs)
