@@ -36,6 +36,11 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_names(text: str) -> list[str]:
+    """The comma-separated backend names of text (as --backends takes them), each checked by check_name."""
+    return [check_name(name.strip()) for name in text.split(",") if name.strip()]
+
+
 def is_installed(name: str) -> bool:
     """Whether the framework a backend needs can be imported (without importing it)."""
     return importlib.util.find_spec(BACKENDS[check_name(name)][0]) is not None

@@ -26,7 +26,7 @@ from ..core.interface import load_backend
 from ..core.objective import LossWeights, make_objective
 from ..core.photoreal_objective import PhotorealObjective
 from ..core.recipe import CONTENT_LAYERS, STYLE_LAYERS
-from ..core.registry import NAMES, check_name
+from ..core.registry import NAMES, check_names
 from ..jobs import children
 from ..jobs.outputs import check_writable, write_text
 from ..jobs.presets import get
@@ -222,7 +222,7 @@ class Grid:
     def validated(self) -> tuple[list[str], list[str]]:
         """The backend names and precisions, or UserError naming the first bad value."""
         try:
-            backends = [check_name(b.strip()) for b in self.backends.split(",") if b.strip()]
+            backends = check_names(self.backends)
         except ValueError as e:
             raise UserError(str(e)) from e
         for size in self.sizes:

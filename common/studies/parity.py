@@ -210,7 +210,7 @@ def command(
     style_img = images.load_image(style or samples.sample_path(samples.STYLE), "style")
     if backends is not None:
         try:
-            names = list(dict.fromkeys(registry.check_name(n.strip()) for n in backends.split(",") if n.strip()))
+            names = list(dict.fromkeys(registry.check_names(backends)))
         except ValueError as e:
             raise UserError(f"--backends: {e}") from e
         if len(names) < 2:
