@@ -162,6 +162,8 @@ def table(results: dict[str, dict], machine: dict, size: tuple[int, int]) -> str
     ]
     if "fp32" in results and "bf16" in results:
         lines.append(row("fp32 / bf16 speed-up", ["", f"{results['fp32']['wall'] / results['bf16']['wall']:.2f}x"]))
+        peaks = results["bf16"]["peak_gflops"] / results["fp32"]["peak_gflops"]
+        lines.append(row("bf16 / fp32 matmul peak (the step's ceiling)", ["", f"{peaks:.2f}x"]))
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ median of the rounds' peaks. Usage:
 
     python benchmarks/step_time.py                      # 150x225 and 300x450, writes benchmarks/results/step_time.json
     python benchmarks/step_time.py --sizes 300x450 --steps 5 --rounds 1
+    python benchmarks/step_time.py --sizes 300x450 --contenders torch,torch-glibc,mxnet,mxnet-glibc,jax,jax-glibc
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ CONTENDERS = {
     "mxnet-documents": "d2l MXNet code as written (MXNet's default threads)",
     "mxnet-documents-threads": "d2l MXNet code as written, OMP_NUM_THREADS = cores",
     "jax": "this project's jax backend (compiled in the warmup steps)",
+    "torch-glibc": "torch backend, freed memory given back (NST_KEEP_FREED_MEMORY=0)",
+    "mxnet-glibc": "mxnet backend, freed memory given back (NST_KEEP_FREED_MEMORY=0)",
+    "jax-glibc": "jax backend, freed memory given back (NST_KEEP_FREED_MEMORY=0)",
     "floor": "FLOP floor: FLOPs per step / measured fp32 matmul peak",
 }
 
@@ -53,7 +57,7 @@ def measure(contender: str, h: int, w: int, warmup: int, steps: int) -> list[flo
         content, style = (common.core.reference.preprocess(p).astype(np.float32) for p in (content_px, style_px))
         step = getattr(documents, f"{framework}_step_factory")(common.random_vgg19(0), content, style)
     else:
-        ops = common.load_backend(contender)
+        ops = common.load_backend(contender.removesuffix("-glibc"))
         s = common.Settings()
         names = tuple(dict.fromkeys(s.content_layers + s.style_layers))
         net = ops.vgg19("random", seed=0, upto="conv5_1")
@@ -84,6 +88,7 @@ def run_contender(contender: str, h: int, w: int, warmup: int, steps: int) -> li
     env.pop("OMP_NUM_THREADS", None)
     if contender.endswith("-threads"):
         env["OMP_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
+    env["NST_KEEP_FREED_MEMORY"] = "0" if contender.endswith("-glibc") else "1"
     argv = [sys.executable, __file__, "--child", contender, f"{h}x{w}", str(warmup), str(steps)]
     r = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
     if r.returncode != 0:
@@ -98,7 +103,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--steps", type=int, default=4, help="timed steps per contender and round")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--contenders", default=",".join(c for c in CONTENDERS if c != "floor"))
+    p.add_argument("--contenders", default=",".join(c for c in CONTENDERS if c != "floor" and "glibc" not in c))
     p.add_argument("--out", default=str(HERE / "results" / "step_time.json"))
     p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -190,6 +195,7 @@ def table(results: list[dict], machine: dict) -> str:
                 f"| {label} | " + " | ".join(f"{med[c, s]:.3f}" if (c, s) in med else "" for s in sizes) + " |"
             )
     pairs = [("torch", "torch-documents"), ("mxnet", "mxnet-documents"), *((name, "torch") for name in NAMES[1:])]
+    pairs += [(name, f"{name}-glibc") for name in NAMES]
     for ours, docs in [*pairs, *((name, "floor") for name in NAMES)]:
         if all((c, s) in med for c in (ours, docs) for s in sizes):
             ratios = " | ".join(f"{med[ours, s] / med[docs, s]:.2f}x" for s in sizes)
