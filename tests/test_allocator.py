@@ -40,7 +40,8 @@ faults = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 n = 10_000_000
 a = np.ones(n, np.float32); held = rss(); del a; freed = held - rss()
 before = faults(); a = np.ones(n, np.float32); again = faults() - before; del a
-print(json.dumps({"done": done if how == "keep" else None, "returned": freed / (4 * n), "faults": again * page / (4 * n)}))
+result = {"returned": freed / (4 * n), "faults": again * page / (4 * n)}
+print(json.dumps({"done": done if how == "keep" else None, **result}))
 """
 
 

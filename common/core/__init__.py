@@ -53,6 +53,7 @@ __all__ = [
     "UserError",
     "VGGWeights",
     "WeightsUnavailable",
+    "allocator",
     "compute_loss",
     "cpu",
     "errors",
