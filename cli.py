@@ -146,7 +146,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``nst`` parser with its subcommands."""
-    parser = Parser(prog="nst", description="Neural style transfer on PyTorch and MXNet/Gluon, one program.")
+    parser = Parser(prog="nst", description="Neural style transfer on PyTorch, MXNet/Gluon and JAX, one program.")
     parser.add_argument("-V", "--version", action="version", version=f"nst {common.jobs.record.nst_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     _add_stylize(sub)
@@ -176,8 +176,8 @@ APPLY = "stylize images with a generator saved by --save-model (either backend),
 COMPARE = "run the same job on every backend and write a report (speed, memory, losses, outputs)"
 BATCH = "run many jobs (a manifest, or contents x styles x --grid settings) on Ray, resumable"
 SERVE = "a local web page where the backends stylize side by side, live (needs the serve extra)"
-CONVERT = "convert VGG-19 weights between torch .pth and Gluon .params"
-GUIDE = "write the PyTorch <-> MXNet porting guide (docs/porting.md)"
+CONVERT = "convert VGG-19 weights between torch .pth, Gluon .params and JAX .npz"
+GUIDE = "write the porting guide between PyTorch, MXNet/Gluon and JAX (docs/porting.md)"
 PARITY = "prove every two backends compute the same numbers"
 BENCH = "seconds per step over backends x sizes x precisions, against the machine's measured peak"
 

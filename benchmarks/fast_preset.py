@@ -214,7 +214,7 @@ def draw(results: list[dict], path: Path, machine: dict) -> None:
         titles = (
             ("content", Image.open(content)),
             ("style", Image.open(style)),
-            (f"d2l recipe: {s['d2l']:.0f} s, loss {r['loss']['d2l']:.3f}", r["images"]["d2l"]),
+            (f"{r['backend']}, d2l recipe: {s['d2l']:.0f} s, loss {r['loss']['d2l']:.3f}", r["images"]["d2l"]),
             (
                 f"--preset fast: {s['fast']:.0f} s, loss {r['loss']['fast']:.3f}\n"
                 f"PSNR {d['psnr']:.1f} dB, SSIM {d['ssim']:.2f} to the recipe's",
@@ -226,7 +226,7 @@ def draw(results: list[dict], path: Path, machine: dict) -> None:
             ax.set_title(title, fontsize=9)
             ax.axis("off")
     fig.suptitle(
-        f"{results[0]['backend']} backend, seeded random VGG-19 weights; {machine['cpu']}, {machine['cores']} cores",
+        f"Seeded random VGG-19 weights, whole processes; {machine['cpu']}, {machine['cores']} cores",
         fontsize=10,
     )
     fig.tight_layout()

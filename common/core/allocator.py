@@ -3,11 +3,13 @@
 glibc serves an allocation above its mmap threshold (at most 32 MiB) with a fresh mmap and returns it to the
 system on free; the next step's tensor of the same size is mapped again, and the kernel zero-fills every page
 of it on first touch. A d2l step at 300x450 allocates such tensors by the dozen (conv1's outputs alone are 35 MB):
-measured on an AMD EPYC Zen 4, 2026-12-07, 114,000 page faults and 0.26 s of system time per torch step, 13% of
-it (docs/speed.md, "Where the time goes"); MXNet and JAX lose 7%. With no mmap and no trimming of the heap's free
-top, freed blocks stay in the process and the next step reuses them: no faults, the step 12% faster (torch),
-the peak resident memory 2-5% higher. The cost is that a process keeps its high-water mark of memory until it
-exits, as a framework's own caching allocator would (MXNet's pools do that for its own arrays).
+measured on an AMD EPYC Zen 4, 2026-12-07, 114,000 page faults and 0.26 s of system time per torch step. With no
+mmap and no trimming of the heap's free top, freed blocks stay in the process and the next step reuses them: few
+faults, the step 9% faster (torch; MXNet 7%, JAX 6%: docs/speed.md, "Freed memory kept for reuse"), the peak
+resident memory higher (torch: +8% at 300x450, +34% at 768x1024: glibc's heap splits and merges blocks where each
+mapping was one tensor). A process keeps its high-water mark of memory until it exits, as a framework's own
+caching allocator would (MXNet's pools do that for its own arrays). The fitted memory model
+(backends/<name>/memory.toml) is measured this way, so a run that would not fit is still refused.
 
 Applied once per process when a backend is made (core.Backend.__init__); NST_KEEP_FREED_MEMORY=0 keeps glibc's
 defaults (the comparison: benchmarks/step_time.py's -glibc contenders). Elsewhere than glibc it does nothing.

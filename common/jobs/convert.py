@@ -1,5 +1,5 @@
-"""Converting VGG-19 weight files between the backends' formats: torchvision's state dict (.pth) and Gluon's
-parameters (.params).
+"""Converting VGG-19 weight files between the backends' formats: torchvision's state dict (.pth), Gluon's
+parameters (.params) and the JAX backend's numpy archive (.npz).
 
 The source is read by the backend whose format it is, the destination written by the backend whose format its
 extension names (backends/<name>/weights.toml), under the names that library's own vgg19 loads: a converted .params
@@ -67,11 +67,12 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike) -> str:
 
 
 ABOUT = {
-    "description": "Convert VGG-19 weights between torchvision's state dict (.pth) and Gluon's parameter file "
-    "(.params), either way; the destination's extension picks the format. Arrays are copied bit for bit."
+    "description": "Convert VGG-19 weights between torchvision's state dict (.pth), Gluon's parameter file "
+    "(.params) and the JAX backend's numpy archive (.npz), any way; the destination's extension picks the format. "
+    "Arrays are copied bit for bit."
 }
 # The arguments of nst convert-weights: (names, argparse keywords).
 FLAGS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
-    (("src",), {"help": "a .pth or .params file (the format is read from its contents)"}),
-    (("dst",), {"help": "the file to write: .pth or .params"}),
+    (("src",), {"help": "a .pth, .params or .npz file (the format is read from its contents)"}),
+    (("dst",), {"help": "the file to write: .pth, .params or .npz"}),
 )
