@@ -16,6 +16,7 @@ median of the rounds' peaks. Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -72,13 +73,16 @@ def measure(contender: str, h: int, w: int, warmup: int, steps: int) -> list[flo
             common.LossWeights(),
         )
         step = ops.trainer(ops.synthesized_image(content), objective, 0.3, 50, 0.8).step
-    for _ in range(warmup):
-        step()
     times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
+    # freed memory kept as in an nst run (NST_KEEP_FREED_MEMORY=0 for the -glibc contenders), never for the documents
+    documents_code = contender.endswith("-documents") or contender.endswith("-documents-threads")
+    with contextlib.nullcontext() if documents_code else common.core.allocator.kept_memory():
+        for _ in range(warmup):
+            step()
+        for _ in range(steps):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
     return times
 
 

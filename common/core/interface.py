@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from . import allocator, hrnet, layers, pixels, registry
+from . import hrnet, layers, pixels, registry
 from .errors import WeightsUnavailable
 from .training import StepLosses, Trainer
 from .weights import VGGWeights, file_format, random_weights, validate, weight_format
@@ -73,7 +73,6 @@ class Backend(abc.ABC):
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device
-        allocator.keep_freed_memory()  # a step's large tensors reused, not mapped anew (13% of a torch step)
 
     @staticmethod
     @abc.abstractmethod

@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import allocator
+
 LOSS_NAMES = ("content", "style", "tv", "total")
 StepLosses = tuple[float, float, float, float]  # content, style, tv, total (each already weighted)
 
@@ -88,23 +90,24 @@ def optimize(
         from tqdm import tqdm
 
         bar = tqdm(total=steps, file=sys.stderr, unit="step", dynamic_ncols=True, leave=False, desc=description or None)
-    try:
-        for k in range(first_step, first_step + steps):
-            if stop_requested is not None and stop_requested():
-                return Outcome("interrupted", history)
-            lr = trainer.learning_rate
-            start = time.perf_counter()
-            losses = trainer.step()
-            record = StepRecord(k, *losses, lr=lr, seconds=time.perf_counter() - start, stage=stage)
-            history.append(record)
+    with allocator.kept_memory():  # a step's large tensors reused, not mapped anew (9% of a torch step)
+        try:
+            for k in range(first_step, first_step + steps):
+                if stop_requested is not None and stop_requested():
+                    return Outcome("interrupted", history)
+                lr = trainer.learning_rate
+                start = time.perf_counter()
+                losses = trainer.step()
+                record = StepRecord(k, *losses, lr=lr, seconds=time.perf_counter() - start, stage=stage)
+                history.append(record)
+                if bar is not None:
+                    bar.set_postfix(content=f"{losses[0]:.3g}", style=f"{losses[1]:.3g}", tv=f"{losses[2]:.3g}")
+                    bar.update()
+                if not is_finite(losses):
+                    return Outcome("diverged", history)
+                if on_step is not None:
+                    on_step(record)
+            return Outcome("completed", history)
+        finally:
             if bar is not None:
-                bar.set_postfix(content=f"{losses[0]:.3g}", style=f"{losses[1]:.3g}", tv=f"{losses[2]:.3g}")
-                bar.update()
-            if not is_finite(losses):
-                return Outcome("diverged", history)
-            if on_step is not None:
-                on_step(record)
-        return Outcome("completed", history)
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()

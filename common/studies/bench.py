@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import allocator
 from ..core.cpu import check_precision
 from ..core.errors import NSTError, UserError
 from ..core.hrnet import check_size as check_generator_size
@@ -44,14 +45,15 @@ Say = Callable[[str], None] | None
 
 
 def timed_steps(trainer: Any, warmup: int, repeats: int) -> list[float]:
-    """Seconds of each of ``repeats`` trainer steps, after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        trainer.step()
+    """Seconds of each of ``repeats`` trainer steps, after ``warmup`` untimed ones, freed memory kept as in a run."""
     times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        trainer.step()
-        times.append(time.perf_counter() - start)
+    with allocator.kept_memory():
+        for _ in range(warmup):
+            trainer.step()
+        for _ in range(repeats):
+            start = time.perf_counter()
+            trainer.step()
+            times.append(time.perf_counter() - start)
     return times
 
 
