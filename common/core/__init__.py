@@ -8,7 +8,7 @@ for all of them.
     photoreal_objective  the HRNet objective                               training   the optimization loop
     lbfgs        L-BFGS for every backend                                  recipe     the d2l recipe's values
     cpu          what the CPU is and runs fast                             errors     the errors a run ends with
-    allocator    freed memory kept for reuse (glibc's malloc, once per process)
+    allocator    freed memory kept for reuse while the loop's steps run (glibc's malloc)
     files        what a path is (a file, a FIFO, a loop), asked before it is opened
 
 Nothing here imports a framework; only ``load_backend`` imports one, when it is chosen.
