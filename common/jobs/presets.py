@@ -68,19 +68,25 @@ STYLE_GRAM_CHOICE = (
 # measurement (benchmarks/fast_preset.py; docs/speed.md). FAST_CHOICES says what was measured.
 FAST_STAGES = (
     Stage(scale=0.25, steps=200, lr=0.3, lr_decay_every=50, lr_decay_factor=0.8),
-    Stage(scale=0.5, steps=100, lr=0.1, lr_decay_every=20, lr_decay_factor=0.8),
-    Stage(scale=1.0, steps=35, lr=0.02, lr_decay_every=35, lr_decay_factor=1.0),
+    Stage(scale=0.5, steps=60, lr=0.1, lr_decay_every=15, lr_decay_factor=0.8),
+    Stage(scale=0.7, steps=30, lr=0.05, lr_decay_every=10, lr_decay_factor=0.8),
+    Stage(scale=1.0, steps=24, lr=0.01, lr_decay_every=24, lr_decay_factor=1.0),
 )
 FAST_CHOICES = (
     "Schedules were judged by the d2l objective at full size on the 8-bit image over the recipe's final loss, "
     "against their cost in full-size step equivalents (steps x scale^2), measured, not timed "
-    "(benchmarks/fast_schedules.py; torch, AMD EPYC Zen 4, 2026-12-07): this one ends at 0.985 of the recipe's "
-    "loss for 72.5 equivalents, the recipe's 500 steps being 500.",
-    "The full-size stage runs Adam at lr 0.02 without decay: Adam's first steps move every pixel by about its "
+    "(benchmarks/fast_schedules.py; torch, AMD EPYC Zen 4, 2026-12-07): this one ends at 0.987 of the recipe's "
+    "loss for 66.2 equivalents, the recipe's 500 steps being 500; the three-stage one before it (0.25, 0.5, 1) "
+    "needed 72.5 for 0.985.",
+    "A 0.7 stage between half and full size: the upsampled 0.7 result starts the full-size stage at 1.05 of the "
+    "recipe's loss, where the upsampled half-size one starts at 1.07 after more half-size steps, so fewer "
+    "full-size steps are needed, and those are where the cost is.",
+    "The full-size stage runs Adam at lr 0.01 without decay: Adam's first steps move every pixel by about its "
     "learning rate, so from lr 0.1 the loss rose from 1.16 to 1.79 of the recipe's in 5 steps and took 40 to come "
-    "back to 1.06; from 0.02 it rises to 1.12 and is under 1.0 in 30 steps.",
+    "back to 1.06; from 0.01 it rises by 2% and is under 1.0 in 17 steps. Carrying Adam's moments over from the "
+    "previous stage (resized) removed that rise but not the time to 1.0.",
     "L-BFGS (one evaluation per step) lost to Adam: alone at full size 2.19x the recipe's loss after 40 steps; as "
-    "the full-size stage after the same two Adam stages, 1.0006x after 30 steps against Adam's 0.994x.",
+    "the full-size stage after two Adam stages, 1.0006x after 30 steps against Adam's 0.994x.",
 )
 
 PRESETS: dict[str, Preset] = {
@@ -166,10 +172,9 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "fast",
             "this project (issue 25): the d2l recipe's objective, reached in a fraction of its time",
-            "the d2l objective and weights; Adam coarse to fine: the image at a quarter, then half, then full size, "
-            "each stage with its own schedule: a seventh of the recipe's steps; on the sample pair it reaches the "
-            "recipe's final loss (0.985 of it, judged at full size on the 8-bit image), on astronaut/coffee not "
-            "(1.15)",
+            "the d2l objective and weights; Adam coarse to fine: the image at a quarter, half, 0.7 and full size, "
+            "each stage with its own schedule: under a seventh of the recipe's work; on the sample pair it reaches "
+            "the recipe's final loss (0.987 of it, judged at full size on the 8-bit image), on astronaut/coffee not",
             _recipe(stages=FAST_STAGES),
             FAST_CHOICES,
         ),
