@@ -74,17 +74,13 @@ FAST_STAGES = (
 )
 FAST_CHOICES = (
     "Schedules were judged by the d2l objective at full size on the 8-bit image over the recipe's final loss, "
-    "against their cost in full-size step equivalents (steps x scale^2), measured, not timed "
-    "(benchmarks/fast_schedules.py; torch, AMD EPYC Zen 4, 2026-12-07): this one ends at 0.987 of the recipe's "
-    "loss for 66.2 equivalents, the recipe's 500 steps being 500; the three-stage one before it (0.25, 0.5, 1) "
-    "needed 72.5 for 0.985.",
-    "A 0.7 stage between half and full size: the upsampled 0.7 result starts the full-size stage at 1.05 of the "
-    "recipe's loss, where the upsampled half-size one starts at 1.07 after more half-size steps, so fewer "
-    "full-size steps are needed, and those are where the cost is.",
+    "against their cost in full-size step equivalents (steps x scale^2), measured, not timed (benchmarks/"
+    "fast_schedules.py; torch, AMD EPYC Zen 4, 2026-12-07): 0.987 for 66.2 equivalents (the recipe: 500); the "
+    "three stages before it (0.25, 0.5, 1) needed 72.5 for 0.985: from 0.7 the full-size stage starts at 1.05.",
     "The full-size stage runs Adam at lr 0.01 without decay: Adam's first steps move every pixel by about its "
-    "learning rate, so from lr 0.1 the loss rose from 1.16 to 1.79 of the recipe's in 5 steps and took 40 to come "
-    "back to 1.06; from 0.01 it rises by 2% and is under 1.0 in 17 steps. Carrying Adam's moments over from the "
-    "previous stage (resized) removed that rise but not the time to 1.0.",
+    "learning rate (from lr 0.1 the loss rose from 1.16 to 1.79 of the recipe's in 5 steps); from 0.01 it rises "
+    "2% and is under 1.0 in 17 steps. Adam's moments carried over from the stage before removed the rise, not the "
+    "time to 1.0.",
     "L-BFGS (one evaluation per step) lost to Adam: alone at full size 2.19x the recipe's loss after 40 steps; as "
     "the full-size stage after two Adam stages, 1.0006x after 30 steps against Adam's 0.994x.",
 )
