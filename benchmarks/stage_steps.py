@@ -20,12 +20,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from common.core.allocator import kept_memory  # noqa: E402
 from common.core.interface import load_backend  # noqa: E402
 from common.core.objective import make_objective  # noqa: E402
 from common.core.recipe import CONTENT_LAYERS, SIZE, STYLE_LAYERS  # noqa: E402
 from common.jobs import images, presets, samples  # noqa: E402
 from common.jobs.record import versions  # noqa: E402
+from common.studies.bench import timed_steps  # noqa: E402
 
 STEPS = 3  # the first (warm-up, and JAX's compilation) and two more
 
@@ -38,12 +38,7 @@ def stage_times(ops, content, style, at: tuple[int, int]) -> dict:
     )
     trainer = ops.trainer(ops.synthesized_image(ops.preprocess(content, at)), objective, 0.01, 10**6, 1.0)
     setup = time.perf_counter() - start
-    steps = []
-    with kept_memory():
-        for _ in range(STEPS):
-            t = time.perf_counter()
-            trainer.step()
-            steps.append(time.perf_counter() - t)
+    steps = timed_steps(trainer, 0, STEPS)  # freed memory kept, as in a run
     return {"setup": setup, "steps": steps}
 
 
