@@ -2,12 +2,12 @@
 
 Each contender is a fresh `cli.py stylize` process, timed from its start to its exit (interpreter start, imports,
 weights, every step, the image written): what a user waits for. The d2l recipe (--preset d2l: 500 Adam steps at
-300x450), the fast preset, and the fast preset in bf16 where that is faster here (torch on a CPU with bf16 units)
-run on each backend and image pair, their order reversed every other case, so that all see the same spells of a
-shared machine's load. Each written image is then judged as nst bench --to-quality judges: the d2l objective
-(float32, seeded random VGG-19 weights, full size) on the 8-bit image; "reached" means the fast image's loss is at
-most the recipe's. The fast result is also compared with the recipe's (PSNR, SSIM, as nst compare reports them),
-and --figure draws content, style, the recipe's result and the fast one for each pair. Usage:
+300x450), the fast preset, and the fast preset in bf16 where the backend runs it here (torch and MXNet on a CPU
+with bf16 units) run on each backend and image pair, their order reversed every other case, so that all see the
+same spells of a shared machine's load. Each written image is then judged as nst bench --to-quality judges: the
+d2l objective (float32, seeded random VGG-19 weights, full size) on the 8-bit image; "reached" means the fast
+image's loss is at most the recipe's. The fast result is also compared with the recipe's (PSNR, SSIM, as nst
+compare reports them), and --figure draws content, style, the recipe's result and the fast one for each pair. Usage:
 
     python benchmarks/fast_preset.py --figure docs/figures/fast_preset.png   # writes results/fast_preset_<cpu>.json
     python benchmarks/fast_preset.py --backends torch --pairs bundled --size 64x96 --out /tmp/f.json
@@ -51,7 +51,8 @@ def pair_files(pair: str) -> tuple[str, str]:
 
 
 def contenders(backend: str) -> dict[str, list[str]]:
-    """Contender name -> its nst stylize flags: the recipe, the fast preset, and fast in bf16 where faster here."""
+    """Contender name -> its nst stylize flags: the recipe, the fast preset, and fast in bf16 where the backend runs
+    it here."""
     from common.studies.quality import fast_recipe
 
     out = {"d2l": ["--preset", "d2l"], "fast": ["--preset", "fast"]}

@@ -182,11 +182,11 @@ def test_the_bf16_matmul_peak_stops_at_the_first_size_slower_than_its_time_budge
     assert peak > 0 and set(sizes) == {64}
 
 
-def test_the_fast_recipe_uses_bf16_on_torch_only_where_the_cpu_has_bf16_units(cpu_kind) -> None:
+def test_the_fast_recipe_times_bf16_on_torch_and_mxnet_only_where_the_cpu_has_bf16_units(cpu_kind) -> None:
     from conftest import CPU_DECISIONS
 
-    torch = "bf16" if CPU_DECISIONS[cpu_kind]["bf16"] else "fp32"  # Sapphire Rapids and Zen 4 bf16, Zen 3 fp32
-    assert [quality.fast_recipe(b)["precision"] for b in ("torch", "mxnet")] == [torch, "fp32"]
+    bf16 = "bf16" if CPU_DECISIONS[cpu_kind]["bf16"] else "fp32"  # Sapphire Rapids and Zen 4 bf16, Zen 3 fp32
+    assert [quality.fast_recipe(b)["precision"] for b in ("torch", "mxnet", "jax")] == [bf16, bf16, "fp32"]
 
 
 @pytest.mark.parametrize("name", BACKEND_NAMES)

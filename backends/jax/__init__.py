@@ -26,7 +26,7 @@ class Backend(core.Backend):
 
     name = "jax"
     framework = "jax"
-    bf16_is_faster = False  # not shown faster than fp32: the fast mode stays fp32 (not measured on bf16 units)
+    bf16_on_cpu = False  # XLA's CPU backend computes a bf16 network's forward pass in float32 (docs/porting.md)
 
     def __init__(self, device: str = "cpu") -> None:
         super().__init__(device)

@@ -123,7 +123,7 @@ def feature_extractor(
     if precision != "fp32" and net.params[0][0].devices().pop().platform == "cpu":
         raise core.UserError(
             f"--precision {precision} with jax on a CPU: XLA computes it in float32 (same numbers, same speed); "
-            "use --precision fp32, or torch for bf16 on a CPU"
+            "use --precision fp32, or torch or mxnet for bf16 on a CPU"
         )
     names = layers.resolve_all(names)
     found = layers.taps(names, len(net))

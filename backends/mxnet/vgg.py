@@ -88,7 +88,10 @@ def feature_extractor(net: nn.HybridSequential, names: Sequence[str | int], prec
             target = {"bf16": "bfloat16", "fp16": "float16"}[precision]
             with warnings.catch_warnings():  # "Cannot decide type for ... data": AMP infers it from the call
                 warnings.simplefilter("ignore", UserWarning)
-                converted.append(amp.convert_hybrid_block(block, target_dtype=target, ctx=X.context))
+                # its weights cast to bf16 once, not on every call
+                amp_block = amp.convert_hybrid_block(block, target, ctx=X.context, cast_optional_params=True)
+            amp_block.collect_params().setattr("grad_req", "null")  # AMP's copies would get weight gradients
+            converted.append(amp_block)
         return converted[0](X)
 
     def extract(X: nd.NDArray) -> dict[str, nd.NDArray]:
@@ -99,4 +102,5 @@ def feature_extractor(net: nn.HybridSequential, names: Sequence[str | int], prec
         return dict(zip(block.names, outputs, strict=True))
 
     extract.module = block
+    extract.converted = converted  # bf16: AMP's block, once the first call has built it
     return extract

@@ -60,7 +60,7 @@ class Backend(abc.ABC):
 
     name: str = ""
     framework: str = ""
-    bf16_is_faster: bool = False  # whether its bf16 path beats fp32 on a CPU with bf16 units (measured: docs/speed.md)
+    bf16_on_cpu: bool = False  # whether --precision bf16 runs on a CPU with bf16 units (jax refuses it there)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

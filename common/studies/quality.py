@@ -24,9 +24,9 @@ from ..jobs.stylize import stylize
 
 
 def fast_recipe(backend: str) -> dict[str, Any]:
-    """The fast preset's stages, and the precision that is fastest for the backend on this machine (bf16 for torch
-    on CPUs with bf16 units; MXNet 1.9's AMP bf16 ran slower than fp32 even there)."""
-    bf16 = load_backend(backend).bf16_is_faster and bf16_units() is not False
+    """The fast preset's stages, and the reduced precision worth timing beside fp32 on this machine: bf16 where the
+    CPU has bf16 units and the backend runs bf16 on a CPU (torch, MXNet), else fp32 alone."""
+    bf16 = load_backend(backend).bf16_on_cpu and bf16_units() is not False
     return {"precision": "bf16" if bf16 else "fp32", "stages": presets.get("fast").values["stages"]}
 
 
@@ -41,8 +41,8 @@ def process_age() -> float | None:
 
 
 def quality_child(backend: str, size: tuple[int, int], reference_steps: int = 500) -> dict[str, Any]:
-    """In this process: the d2l recipe's time and final loss, then the fast preset's (fp32, and bf16 where that is
-    faster here).
+    """In this process: the d2l recipe's time and final loss, then the fast preset's (fp32, and bf16 where this
+    backend runs it on this CPU).
 
     Both final images (as saved, 8-bit) are judged by the same float32 d2l objective, so "reached" means the fast
     image is at least as good by the recipe's measure. Ratios count the process's start once on each side.
