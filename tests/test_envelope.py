@@ -3,6 +3,8 @@ within MULTIPLE x the envelope passes, one beyond it FAILS, whatever the other b
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from helpers import random_pixels, smooth_image
@@ -199,6 +201,51 @@ def test_measure_takes_the_seeds_in_turn_on_the_two_backends_and_the_running_lar
     # other's, which is 2x): the envelope is the running largest of these
     assert ref.envelope == pytest.approx([0, 3e-3, 4e-3, 5e-3, 6e-3, 6e-3])
     assert ref.clean[1] is not ref.clean[0] and np.array_equal(ref.clean[1], 2 * CLEAN)
+
+
+def test_a_backends_runs_are_made_once_across_its_pairs_and_judged_as_if_made_again() -> None:
+    """nst parity's memo: with three backends, a's runs of a row (float32, clean float64, its noisy seeds) are made
+    for its first pair and taken from the memo for the second, whose check is the one a fresh measurement gives;
+    other inputs are other runs."""
+    calls: list[tuple[str, str]] = []
+    targets = {"a": 0.5, "b": 0.5 + 1e-9, "c": 0.5 - 1e-9}
+
+    class Descent(FakeTrainer):
+        """Adam-like sign steps towards the backend's target; losses from the parameters, in the run's dtype."""
+
+        def __init__(self, name: str, dtype: str) -> None:
+            super().__init__()
+            self.target, self.dtype = targets[name], np.dtype(dtype)
+
+        def step(self) -> tuple[float, float, float, float]:
+            p = self.params["param.0"].astype(self.dtype)
+            self.params["param.0"] = (p - 1e-2 * np.sign(p - self.target)).astype(self.dtype)
+            loss = float(((self.params["param.0"] - self.target) ** 2).sum())
+            return loss, 2 * loss, 0.0, 3 * loss
+
+    def run(ops, dtype: str, wrap) -> np.ndarray:
+        calls.append((ops.name, dtype))
+        trainer = Descent(ops.name, dtype)
+        trainer = wrap(trainer) if wrap is not None else trainer
+        return np.array([trainer.step() for _ in range(STEPS)])
+
+    a, b, c = (SimpleNamespace(name=n) for n in "abc")
+    memo: dict = {}
+    trajectories.float32_row(a, b, "row", run, memo=memo, inputs=("x",))
+    assert calls.count(("a", "float32")) == 1 and calls.count(("a", "float64")) == 3  # clean, seeds 0 and 2
+    del calls[:]
+    remembered = trajectories.float32_row(a, c, "row", run, memo=memo, inputs=("x",))
+    assert sorted(calls) == [("c", "float32"), *[("c", "float64")] * 3]  # c's clean run and seeds 1 and 3
+    fresh = trajectories.float32_row(a, c, "row", run)
+    assert calls.count(("a", "float32")) == 1  # the fresh one's
+    drop = "float64_runs_seconds"
+    assert {k: v for k, v in remembered.envelope.items() if k != drop} == {
+        k: v for k, v in fresh.envelope.items() if k != drop
+    }
+    assert (remembered.max_abs, remembered.max_rel, remembered.passed) == (fresh.max_abs, fresh.max_rel, fresh.passed)
+    del calls[:]
+    trajectories.float32_row(a, c, "row", run, memo=memo, inputs=("y",))
+    assert calls.count(("a", "float32")) == 1 and calls.count(("c", "float32")) == 1
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -20,6 +20,7 @@ STYLE = images.load_image(samples.sample_path(samples.STYLE))
 
 
 REFERENCES: dict = {}  # by pair: the float32 rows' float64 runs and envelopes, measured once by the checks fixture
+RUNS: dict = {}  # each backend's training runs, made once for all its pairs (as nst parity makes them)
 
 
 @pytest.fixture(scope="module", params=COMPARED, ids=pair_id)
@@ -32,7 +33,7 @@ def pair(request: pytest.FixtureRequest) -> tuple[str, str]:
 def checks(pair: tuple[str, str]) -> dict[str, parity.Check]:
     """All checks of a pair, the first backend against the second, computed once for this module."""
     a, b = (get_backend(name) for name in pair)
-    found = parity.run(a, b, CONTENT, STYLE, SIZE, references=REFERENCES.setdefault(pair, {}))
+    found = parity.run(a, b, CONTENT, STYLE, SIZE, references=REFERENCES.setdefault(pair, {}), memo=RUNS)
     return {f"{c.dtype}: {c.what}": c for c in found}
 
 
@@ -42,9 +43,8 @@ def torch_mxnet_references() -> dict:
     fixture's, or measured as it measures them."""
     pair = ("torch", "mxnet")
     if pair not in REFERENCES:
-        parity.run(
-            *(get_backend(name) for name in pair), CONTENT, STYLE, SIZE, references=REFERENCES.setdefault(pair, {})
-        )
+        references = REFERENCES.setdefault(pair, {})
+        parity.run(*(get_backend(name) for name in pair), CONTENT, STYLE, SIZE, references=references, memo=RUNS)
     return REFERENCES[pair]
 
 
@@ -107,6 +107,14 @@ def test_float64_runs_agree_far_beyond_their_tolerance(checks, pair) -> None:
     for key, check in checks.items():
         if key.startswith("float64") and "PSNR" not in key:
             assert check.max_rel < 1e-12, key
+
+
+def test_each_training_row_compares_two_runs_not_one_run_with_itself(checks, pair) -> None:
+    """Every row of losses over training steps differs somewhere: each backend's run is its own, also where a run
+    comes from the memo of runs made for another pair (a key without its backend would compare a run with
+    itself and pass whatever the backends do)."""
+    rows = {key: c for key, c in checks.items() if key.endswith("losses of every step")}
+    assert len(rows) == 7 and all(c.max_abs > 0 for c in rows.values()), {k: c.max_abs for k, c in rows.items()}
 
 
 def test_the_step_comparison_treats_two_zeros_as_equal_and_a_zero_against_nonzero_as_different() -> None:

@@ -87,15 +87,20 @@ def test_nst_parity_refuses_bad_settings_in_one_line(capsys) -> None:
     assert err.count("\n") == 1 and "at least 16" in err
 
 
+MEMOS: list = []
+
+
 def fake_parity(
     monkeypatch, names: tuple[str, ...], installed: tuple[str, ...], failing: tuple[str, str] | None = None
 ) -> list[tuple[str, str]]:
     """Play a registry of ``names`` of which ``installed`` are installed, each pair passing two checks (``failing``
-    fails its second); the pairs parity.run is called with."""
+    fails its second); the pairs parity.run is called with (and MEMOS: the memo each call was given)."""
     compared = []
+    MEMOS.clear()
 
-    def run(a, b, content, style, size, dtypes, seed, progress) -> list[parity.Check]:
+    def run(a, b, content, style, size, dtypes, seed, progress, memo=None) -> list[parity.Check]:
         compared.append((a.name, b.name))
+        MEMOS.append(memo)
         if progress is not None:
             progress("features")
         return [
@@ -117,6 +122,7 @@ def test_nst_parity_compares_every_pair_of_installed_backends_once_and_names_eac
     said: list[str] = []
     text, passed = parity.command(None, None, (48, 64), "both", 0, False, said.append)
     assert compared == [("a", "b"), ("a", "c"), ("b", "c")] and passed
+    assert isinstance(MEMOS[0], dict) and all(m is MEMOS[0] for m in MEMOS)  # a backend's runs made once
     assert said == ["a vs b: features", "a vs c: features", "b vs c: features"]
     assert text.count("what is compared") == 3 and "what is compared (b vs c)" in text
     assert text.splitlines()[-2:] == [
@@ -166,3 +172,17 @@ def test_nst_parity_with_fewer_than_two_backends_installed_says_what_to_install(
     monkeypatch.setattr(parity, "load_backend", load)
     with pytest.raises(common.BackendUnavailable, match="needs mxnet"):
         parity.command(None, None, (48, 64), "both", 0, False, None)
+
+
+def test_the_memos_key_names_both_images_pixels_the_size_and_the_seed() -> None:
+    """A backend's runs are taken from nst parity's memo only for the same inputs: any other pixel in either image,
+    another size or seed is another key."""
+    from PIL import Image
+
+    content, style = (Image.new("RGB", (8, 6), color) for color in ("red", "blue"))
+    key = parity.inputs_key(content, style, (48, 64), 0)
+    assert key == parity.inputs_key(content.copy(), style.copy(), (48, 64), 0)
+    other = style.copy()
+    other.putpixel((7, 5), (0, 0, 254))
+    changed = [(content, other, (48, 64), 0), (style, content, (48, 64), 0), (content, style, (64, 48), 0)]
+    assert all(parity.inputs_key(*args) != key for args in [*changed, (content, style, (48, 64), 1)])

@@ -27,7 +27,7 @@ signs are taken from the float32 run: an error in the size of its steps stays ou
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,20 @@ MULTIPLE = 4.0
 FLOOR = 1e-5
 Wrap = Callable[[Trainer], Any]
 Run = Callable[[Wrap | None], np.ndarray]  # a wrapper for the run's trainer (or None) -> losses, shape (steps, 4)
+# Runs already made, by key, each with its seconds: a backend's runs of a row are the same in every pair it is in
+# (its weights, images and seeds are), so nst parity makes each once (keys: trajectories.float32_row)
+Memo = MutableMapping[tuple, tuple[Any, float]]
+
+
+def once(memo: Memo | None, key: tuple, compute: Callable[[], Any]) -> tuple[Any, float]:
+    """(compute(), the seconds it took), or what ``memo`` holds for ``key`` if it was computed into it before."""
+    if memo is not None and key in memo:
+        return memo[key]
+    start = time.perf_counter()
+    result = (compute(), time.perf_counter() - start)
+    if memo is not None:
+        memo[key] = result
+    return result
 
 
 Signs = dict[str, np.ndarray]  # per parameter ("param.N"): the sign (-1, 0, 1) of each element's first update
@@ -157,26 +171,41 @@ class Reference:
 
 
 def measure(
-    run_a: Run, run_b: Run, signs: tuple[Signs | None, Signs | None] = (None, None), seeds: int = SEEDS
+    run_a: Run,
+    run_b: Run,
+    signs: tuple[Signs | None, Signs | None] = (None, None),
+    seeds: int = SEEDS,
+    memo: Memo | None = None,
+    keys: tuple[tuple, tuple] = ((), ()),
 ) -> Reference:
     """The clean float64 runs and the envelope of seeded float32-sized noise, seeds alternating between backends,
-    each noisy run's first update in the directions of its backend's float32 run (``signs``, where given)."""
-    start = time.perf_counter()
+    each noisy run's first update in the directions of its backend's float32 run (``signs``, where given).
+
+    With a ``memo``, each backend's runs are kept in it under its key in ``keys`` and taken from it when there:
+    the caller's keys must name everything a run depends on (backend, row, inputs) but the signs, which must be
+    that backend's own float32 run's."""
     runs = (run_a, run_b)
-    first: list[FirstUpdate] = []
 
-    def recorded(trainer: Trainer) -> FirstUpdate:
-        first.append(FirstUpdate(trainer))
-        return first[-1]
+    def clean_run(k: int) -> tuple[np.ndarray, Update | None]:
+        """A clean run of backend k, its first update recorded."""
+        first: list[FirstUpdate] = []
+        losses = runs[k](lambda trainer: first.append(FirstUpdate(trainer)) or first[-1])
+        return losses, first[0].update
 
-    clean = (run_a(recorded), run_b(recorded))
+    made = [once(memo, (*keys[k], "clean"), lambda k=k: clean_run(k)) for k in (0, 1)]
+    seconds = made[0][1] + made[1][1]
+    clean = (made[0][0][0], made[1][0][0])
     spread = np.zeros(len(clean[0]))
     for seed in range(seeds):
         k = seed % 2
-        noisy = runs[k](lambda trainer, s=seed, k=k: NoisyTrainer(trainer, s, signs=signs[k]))
+        noisy, took = once(
+            memo,
+            (*keys[k], "noisy", seed),
+            lambda s=seed, k=k: runs[k](lambda trainer: NoisyTrainer(trainer, s, signs=signs[k])),
+        )
+        seconds += took
         spread = np.maximum(spread, per_step_rel(noisy, clean[k]))
-    updates = (first[0].update, first[1].update)
-    return Reference(clean, np.maximum.accumulate(spread), time.perf_counter() - start, updates)
+    return Reference(clean, np.maximum.accumulate(spread), seconds, (made[0][0][1], made[1][0][1]))
 
 
 def first_step_error(first32: FirstUpdate | None, update64: Update | None) -> float:
@@ -206,7 +235,7 @@ class Verdict:
     envelope: np.ndarray
     whole_run: bool
     mutual: float  # the float32 runs' largest difference over the sum of their allowances and the float64 runs'
-    seconds: float = 0.0  # wall time of the float64 runs (2 clean, SEEDS noisy)
+    seconds: float = 0.0  # wall time of the float64 runs (2 clean, SEEDS noisy), made here or for another pair
     step_size: tuple[float, float] = (0.0, 0.0)  # each backend's first_step_error
 
     @property

@@ -12,6 +12,7 @@ difference is a real difference between the programs. float64 is where "the same
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -39,7 +40,7 @@ from .checks import (
     step_differences,
     table,
 )
-from .envelope import SEEDS
+from .envelope import SEEDS, Memo
 from .recipe_rate import RECIPE_STEPS, recipe_rate_check
 from .trajectories import References, generator_checks, trajectory, trajectory_row
 
@@ -86,11 +87,14 @@ def run(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
     references: References | None = None,
+    memo: Memo | None = None,
 ) -> list[Check]:
     """Every check, backend a against backend b (``references`` keeps the float32 rows' float64 runs and
-    envelopes, by row, for a caller that judges other float32 runs against them)."""
+    envelopes, by row, for a caller that judges other float32 runs against them; ``memo`` keeps each backend's
+    training runs, by these inputs, for its other pairs)."""
     checks: list[Check] = []
     say = progress or (lambda message: None)
+    inputs = inputs_key(content, style, size, seed)
     for dtype in dtypes:
         tol = TOLERANCES[dtype]
         say(f"{dtype}: preprocessing")
@@ -103,13 +107,13 @@ def run(
         checks += loss_checks(a, b, content, style, size, dtype, seed)
         runs = f" (and the float64 runs of the envelope: {SEEDS} noisy, 2 clean)" if dtype == "float32" else ""
         say(f"{dtype}: HRNet generator output and {GENERATOR_STEPS} training steps{runs}")
-        checks += generator_checks(a, b, content, style, size, dtype, seed, references)
+        checks += generator_checks(a, b, content, style, size, dtype, seed, references, memo, inputs)
         if dtype == "float64":
             say(f"float64: HRNet generator, {RECIPE_STEPS} steps at the recipe's learning rate, on the bundled samples")
-            checks.append(recipe_rate_check(a, b, seed))
+            checks.append(recipe_rate_check(a, b, seed, memo))
         for init in ("content", "noise"):
             say(f"{dtype}: {tol['steps']:.0f} Adam steps from {init} init{runs}")
-            check, ia, ib = trajectory_row(a, b, content, style, size, dtype, init, seed, references)
+            check, ia, ib = trajectory_row(a, b, content, style, size, dtype, init, seed, references, memo, inputs)
             checks.append(check)
             quality = psnr(ia, ib)
             diff = float(np.abs(ia - ib).max())
@@ -124,6 +128,15 @@ def run(
                 )
             )
     return checks
+
+
+def inputs_key(content: Image.Image, style: Image.Image, size: tuple[int, int], seed: int) -> tuple:
+    """What a backend's training runs in nst parity depend on besides the backend: the images' pixels, the size
+    and the weights' seed (the start of its keys in a memo)."""
+    digests = tuple(
+        hashlib.blake2b(f"{im.mode}{im.size}".encode() + im.tobytes()).hexdigest() for im in (content, style)
+    )
+    return (*digests, tuple(size), seed)
 
 
 def feature_checks(a: Backend, b: Backend, X: np.ndarray, dtype: str, seed: int, say) -> list[Check]:
@@ -223,9 +236,10 @@ def command(
     pairs = registry.pairs(names)
     dtypes = ("float32", "float64") if dtype == "both" else (dtype,)
     results = []
+    memo: Memo = {}  # a backend's training runs are the same in each of its pairs: made once
     for a, b in pairs:
         tell = say if say is None or len(pairs) == 1 else (lambda message, p=f"{a} vs {b}": say(f"{p}: {message}"))
-        results.append(((a, b), run(ops[a], ops[b], content_img, style_img, size, dtypes, seed, tell)))
+        results.append(((a, b), run(ops[a], ops[b], content_img, style_img, size, dtypes, seed, tell, memo=memo)))
     passed = all(c.passed for _, checks in results for c in checks)
     left_out = [name for name in registry.NAMES if name not in ops and not registry.is_installed(name)]
     if as_json:

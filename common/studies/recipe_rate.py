@@ -16,6 +16,7 @@ from ..core.interface import Backend
 from ..jobs import images, samples
 from ..jobs.presets import get
 from .checks import TOLERANCES, Check, step_differences
+from .envelope import Memo, once
 from .trajectories import generator_run
 
 # Steps of the recipe run by the row: the backends agreed within 1e-9 over all 150 steps measured on the samples;
@@ -34,13 +35,21 @@ def recipe_run(
     return generator_run(ops, content, style, size, "float64", seed, schedule=(r["lr"], r["lr_decay_every"], steps))
 
 
-def recipe_rate_check(a: Backend, b: Backend, seed: int) -> Check:
+def recipe_rate_check(a: Backend, b: Backend, seed: int, memo: Memo | None = None) -> Check:
     """RECIPE_STEPS float64 steps of the recipe in both backends on the bundled samples at RECIPE_SIZE, whatever
     images nst parity compares: every step's losses within 1e-9. On other images the training at this rate can be
     chaotic (a 1e-13 difference grows about 10x per step: on astronaut and coffee the row failed), which says
-    nothing about the two programs; the samples are where the rate was measured to stay within 1e-9."""
+    nothing about the two programs; the samples are where the rate was measured to stay within 1e-9. A
+    backend's run is kept in ``memo`` (by backend and seed: its inputs are always these) for its other pairs."""
     content, style = (images.load_image(samples.sample_path(name)) for name in (samples.CONTENT, samples.STYLE))
-    ha, hb = (recipe_run(ops, content, style, RECIPE_SIZE, RECIPE_STEPS, seed) for ops in (a, b))
+    ha, hb = (
+        once(
+            memo,
+            (RECIPE, RECIPE_STEPS, seed, ops.name),
+            lambda o=ops: recipe_run(o, content, style, RECIPE_SIZE, RECIPE_STEPS, seed),
+        )[0]
+        for ops in (a, b)
+    )
     diff, rel = step_differences(ha, hb)
     tol = TOLERANCES["float64"]["step_rel"]
     lr = get(RECIPE).values["lr"]

@@ -14,7 +14,6 @@ from ..core.interface import Backend
 from ..core.objective import LossWeights, make_objective
 from ..core.photoreal_objective import PhotorealObjective
 from ..core.recipe import CONTENT_LAYERS, STYLE_LAYERS
-from ..core.training import Trainer
 from ..jobs.gatys import noise_image
 from ..jobs.presets import get
 from . import envelope
@@ -29,6 +28,7 @@ from .checks import (
     rel_check,
     step_differences,
 )
+from .envelope import once
 
 # (backend, dtype, wrap for its trainer or None) -> losses of every step: one row's run, in either backend and dtype
 RowRun = Callable[[Backend, str, "envelope.Wrap | None"], np.ndarray]
@@ -60,35 +60,45 @@ def trajectory(
 
 
 def float32_row(
-    a: Backend, b: Backend, what: str, run: RowRun, whole_run: bool = False, references: References | None = None
+    a: Backend,
+    b: Backend,
+    what: str,
+    run: RowRun,
+    whole_run: bool = False,
+    references: References | None = None,
+    memo: envelope.Memo | None = None,
+    inputs: tuple = (),
 ) -> Check:
     """A float32 training row: each backend's run held to its own float64 run within MULTIPLE x the envelope (at
     every step, or over the whole run), its first step to the float64 run's in size, the envelope's first updates
     in the directions of each backend's float32 run (envelope.py).
 
     ``references`` keeps the measured float64 runs and envelope by row (``what``), so that other float32 runs of
-    the same row (tests inject errors into them) are judged without measuring again.
+    the same row (tests inject errors into them) are judged without measuring again. ``memo`` keeps each
+    backend's runs by (``inputs``, backend, row), so that its other pairs (nst parity) take them from there.
     """
-    recorders: dict[str, envelope.FirstUpdate] = {}
 
-    def recording(ops: Backend) -> envelope.Wrap:
-        """A wrap for the backend's float32 trainer that records the signs of its first update."""
+    def recorded(ops: Backend) -> tuple[np.ndarray, envelope.FirstUpdate | None]:
+        """The backend's float32 run, and its first update."""
+        first: list[envelope.FirstUpdate] = []
+        losses = run(ops, "float32", lambda trainer: first.append(envelope.FirstUpdate(trainer)) or first[-1])
+        if not first:
+            return losses, None
+        first[0].trainer = None  # its update is what is kept, not the trainer (a whole network, in a memo)
+        return losses, first[0]
 
-        def wrap(trainer: Trainer) -> envelope.FirstUpdate:
-            recorders[ops.name] = envelope.FirstUpdate(trainer)
-            return recorders[ops.name]
-
-        return wrap
-
-    ha, hb = run(a, "float32", recording(a)), run(b, "float32", recording(b))
+    (ha, fa), (hb, fb) = (
+        once(memo, (*inputs, ops.name, what, "float32"), lambda o=ops: recorded(o))[0] for ops in (a, b)
+    )
     ref = references.get(what) if references is not None else None
     if ref is None:
-        signs = tuple(recorders[ops.name].signs if ops.name in recorders else None for ops in (a, b))
-        ref = envelope.measure(lambda w: run(a, "float64", w), lambda w: run(b, "float64", w), signs)
+        signs = (fa.signs if fa else None, fb.signs if fb else None)
+        runs = (lambda w: run(a, "float64", w), lambda w: run(b, "float64", w))
+        keys = ((*inputs, a.name, what, "float64"), (*inputs, b.name, what, "float64"))
+        ref = envelope.measure(*runs, signs, memo=memo, keys=keys)
         if references is not None:
             references[what] = ref
-    first = (recorders.get(a.name), recorders.get(b.name))
-    verdict = envelope.judge(ha, hb, ref, whole_run, first)
+    verdict = envelope.judge(ha, hb, ref, whole_run, (fa, fb))
     diff, rel = step_differences(ha, hb)
     tolerance = f"<= {envelope.MULTIPLE:g}x envelope"
     return Check(what, "float32", diff, rel, tolerance, verdict.passed, verdict.as_dict((a.name, b.name)))
@@ -104,13 +114,16 @@ def trajectory_row(
     init: str,
     seed: int,
     references: References | None = None,
+    memo: envelope.Memo | None = None,
+    inputs: tuple = (),
 ) -> tuple[Check, np.ndarray, np.ndarray]:
     """The row of an Adam run from init: per-step losses (float64: rel <= step_rel; float32: the envelope), and
-    both final 8-bit images."""
+    both final 8-bit images (``memo`` and ``inputs``: float32_row's)."""
     tol = TOLERANCES[dtype]
     steps, lr = int(tol["steps"]), tol["lr"]
     what = f"{steps} Adam steps (lr {lr:g}) from {init} init: losses of every step"
-    finals: dict[str, np.ndarray] = {}
+    # the row's own runs' final images by backend, kept beside its runs in the memo
+    finals: dict[str, np.ndarray] = once(memo, (*inputs, what, dtype, "finals"), dict)[0]
 
     def run(ops: Backend, run_dtype: str, wrap: envelope.Wrap | None) -> np.ndarray:
         history, final = trajectory(ops, content, style, size, run_dtype, init, steps, lr, seed, wrap)
@@ -119,9 +132,10 @@ def trajectory_row(
         return history
 
     if dtype == "float32":
-        check = float32_row(a, b, what, run, references=references)
+        check = float32_row(a, b, what, run, references=references, memo=memo, inputs=inputs)
     else:
-        diff, rel = step_differences(run(a, dtype, None), run(b, dtype, None))
+        ha, hb = (once(memo, (*inputs, ops.name, what, dtype), lambda o=ops: run(o, dtype, None))[0] for ops in (a, b))
+        diff, rel = step_differences(ha, hb)
         check = Check(what, dtype, diff, rel, f"rel <= {tol['step_rel']:g}", rel <= tol["step_rel"])
     return check, finals[a.name], finals[b.name]
 
@@ -163,8 +177,11 @@ def generator_checks(
     dtype: str,
     seed: int,
     references: References | None = None,
+    memo: envelope.Memo | None = None,
+    inputs: tuple = (),
 ) -> list[Check]:
-    """The seeded HRNet generator's output for the content image, and a training run's losses at every step.
+    """The seeded HRNet generator's output for the content image, and a training run's losses at every step
+    (``memo`` and ``inputs``: float32_row's).
 
     The size is cut down to multiples of 4, which the generator needs. A float32 training run is held to its own
     float64 run within MULTIPLE x the envelope's largest value over the run (envelope.py: the generator's float32
@@ -184,6 +201,7 @@ def generator_checks(
         return generator_run(ops, content, style, size, run_dtype, seed, wrap)
 
     if dtype == "float32":
-        return [*checks, float32_row(a, b, what, run, whole_run=True, references=references)]
-    diff, rel = step_differences(run(a, dtype, None), run(b, dtype, None))
+        return [*checks, float32_row(a, b, what, run, True, references, memo, inputs)]
+    ha, hb = (once(memo, (*inputs, ops.name, what, dtype), lambda o=ops: run(o, dtype, None))[0] for ops in (a, b))
+    diff, rel = step_differences(ha, hb)
     return [*checks, Check(what, dtype, diff, rel, f"rel <= {tol['step_rel']:g}", rel <= tol["step_rel"])]
