@@ -26,14 +26,14 @@ signs are taken from the float32 run: an error in the size of its steps stays ou
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..core.training import StepLosses, Trainer
+from .memo import Memo, once
 
 NOISE = 2.0**-24  # float32's unit roundoff: one rounding of a float32 number changes it by up to this, relative
 SEEDS = 4
@@ -45,20 +45,6 @@ MULTIPLE = 4.0
 FLOOR = 1e-5
 Wrap = Callable[[Trainer], Any]
 Run = Callable[[Wrap | None], np.ndarray]  # a wrapper for the run's trainer (or None) -> losses, shape (steps, 4)
-# Runs already made, by key, each with its seconds: a backend's runs of a row are the same in every pair it is in
-# (its weights, images and seeds are), so nst parity makes each once (keys: trajectories.float32_row)
-Memo = MutableMapping[tuple, tuple[Any, float]]
-
-
-def once(memo: Memo | None, key: tuple, compute: Callable[[], Any]) -> tuple[Any, float]:
-    """(compute(), the seconds it took), or what ``memo`` holds for ``key`` if it was computed into it before."""
-    if memo is not None and key in memo:
-        return memo[key]
-    start = time.perf_counter()
-    result = (compute(), time.perf_counter() - start)
-    if memo is not None:
-        memo[key] = result
-    return result
 
 
 Signs = dict[str, np.ndarray]  # per parameter ("param.N"): the sign (-1, 0, 1) of each element's first update

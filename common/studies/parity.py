@@ -40,7 +40,8 @@ from .checks import (
     step_differences,
     table,
 )
-from .envelope import SEEDS, Memo
+from .envelope import SEEDS
+from .memo import Memo
 from .recipe_rate import RECIPE_STEPS, recipe_rate_check
 from .trajectories import References, generator_checks, trajectory, trajectory_row
 

@@ -16,7 +16,7 @@ from ..core.interface import Backend
 from ..jobs import images, samples
 from ..jobs.presets import get
 from .checks import TOLERANCES, Check, step_differences
-from .envelope import Memo, once
+from .memo import Memo, once
 from .trajectories import generator_run
 
 # Steps of the recipe run by the row: the backends agreed within 1e-9 over all 150 steps measured on the samples;

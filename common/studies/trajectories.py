@@ -28,7 +28,7 @@ from .checks import (
     rel_check,
     step_differences,
 )
-from .envelope import once
+from .memo import Memo, once
 
 # (backend, dtype, wrap for its trainer or None) -> losses of every step: one row's run, in either backend and dtype
 RowRun = Callable[[Backend, str, "envelope.Wrap | None"], np.ndarray]
@@ -66,7 +66,7 @@ def float32_row(
     run: RowRun,
     whole_run: bool = False,
     references: References | None = None,
-    memo: envelope.Memo | None = None,
+    memo: Memo | None = None,
     inputs: tuple = (),
 ) -> Check:
     """A float32 training row: each backend's run held to its own float64 run within MULTIPLE x the envelope (at
@@ -114,7 +114,7 @@ def trajectory_row(
     init: str,
     seed: int,
     references: References | None = None,
-    memo: envelope.Memo | None = None,
+    memo: Memo | None = None,
     inputs: tuple = (),
 ) -> tuple[Check, np.ndarray, np.ndarray]:
     """The row of an Adam run from init: per-step losses (float64: rel <= step_rel; float32: the envelope), and
@@ -177,7 +177,7 @@ def generator_checks(
     dtype: str,
     seed: int,
     references: References | None = None,
-    memo: envelope.Memo | None = None,
+    memo: Memo | None = None,
     inputs: tuple = (),
 ) -> list[Check]:
     """The seeded HRNet generator's output for the content image, and a training run's losses at every step
