@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from conftest import COMPARED, get_backend, pair_id
@@ -260,10 +262,11 @@ def test_the_recipe_rate_row_fails_when_one_step_differs_by_more_than_1e_9(monke
 
     runs = {"a": np.ones((recipe_rate.RECIPE_STEPS, 4)), "b": np.ones((recipe_rate.RECIPE_STEPS, 4))}
     runs["b"][-1, 1] += 2e-9  # the last step's style loss
-    monkeypatch.setattr(recipe_rate, "recipe_run", lambda ops, *args: runs[ops])
-    failed = recipe_rate.recipe_rate_check("a", "b", 0)
+    monkeypatch.setattr(recipe_rate, "recipe_run", lambda ops, *args: runs[ops.name])
+    a, b = SimpleNamespace(name="a"), SimpleNamespace(name="b")
+    failed = recipe_rate.recipe_rate_check(a, b, 0)
     runs["b"][-1, 1] = 1 + 5e-10
-    passed = recipe_rate.recipe_rate_check("a", "b", 0)
+    passed = recipe_rate.recipe_rate_check(a, b, 0)
     assert not failed.passed and failed.max_rel == pytest.approx(2e-9) and passed.passed
 
 
