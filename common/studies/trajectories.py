@@ -104,6 +104,17 @@ def float32_row(
     return Check(what, "float32", diff, rel, tolerance, verdict.passed, verdict.as_dict((a.name, b.name)))
 
 
+def float64_row(
+    a: Backend, b: Backend, what: str, dtype: str, run: RowRun, memo: Memo | None = None, inputs: tuple = ()
+) -> Check:
+    """A training row in its own dtype without an envelope (float64): both backends' losses at every step within
+    step_rel of each other, each backend's run kept in ``memo`` by (``inputs``, backend, row) as float32_row's."""
+    tol = TOLERANCES[dtype]
+    ha, hb = (once(memo, (*inputs, ops.name, what, dtype), lambda o=ops: run(o, dtype, None))[0] for ops in (a, b))
+    diff, rel = step_differences(ha, hb)
+    return Check(what, dtype, diff, rel, f"rel <= {tol['step_rel']:g}", rel <= tol["step_rel"])
+
+
 def trajectory_row(
     a: Backend,
     b: Backend,
@@ -134,9 +145,7 @@ def trajectory_row(
     if dtype == "float32":
         check = float32_row(a, b, what, run, references=references, memo=memo, inputs=inputs)
     else:
-        ha, hb = (once(memo, (*inputs, ops.name, what, dtype), lambda o=ops: run(o, dtype, None))[0] for ops in (a, b))
-        diff, rel = step_differences(ha, hb)
-        check = Check(what, dtype, diff, rel, f"rel <= {tol['step_rel']:g}", rel <= tol["step_rel"])
+        check = float64_row(a, b, what, dtype, run, memo, inputs)
     return check, finals[a.name], finals[b.name]
 
 
@@ -202,6 +211,4 @@ def generator_checks(
 
     if dtype == "float32":
         return [*checks, float32_row(a, b, what, run, True, references, memo, inputs)]
-    ha, hb = (once(memo, (*inputs, ops.name, what, dtype), lambda o=ops: run(o, dtype, None))[0] for ops in (a, b))
-    diff, rel = step_differences(ha, hb)
-    return [*checks, Check(what, dtype, diff, rel, f"rel <= {tol['step_rel']:g}", rel <= tol["step_rel"])]
+    return [*checks, float64_row(a, b, what, dtype, run, memo, inputs)]
