@@ -53,8 +53,9 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     if not settings.quiet:
         last = result.history[-1]
         seconds = sum(r.seconds for r in result.history)
+        mode = f" ({settings.precision})" if settings.precision != "fp32" else ""  # what --precision auto chose too
         print(
-            f"wrote {settings.output}: {len(result.history)} steps on {settings.backend} in {seconds:.1f} s "
+            f"wrote {settings.output}: {len(result.history)} steps on {settings.backend}{mode} in {seconds:.1f} s "
             f"({seconds / len(result.history):.3f} s/step), final total loss {last.total:.4g}; "
             f"weights: {result.weights}"
         )

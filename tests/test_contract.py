@@ -44,13 +44,13 @@ def test_the_backends_have_the_same_module_names() -> None:
     assert all(names[name] == names["torch"] for name in BACKEND_NAMES)
 
 
-def test_every_backend_declares_its_weight_format_and_memory_model_beside_its_modules() -> None:
+def test_every_backend_declares_its_weight_format_memory_model_and_precisions_beside_its_modules() -> None:
     """What common/ needs of a backend before its framework loads is in data files in its folder, read without
     importing it: the same files in every backend."""
     for name in BACKEND_NAMES:
         folder = registry.backend_folder(name)
         assert folder == ROOT / "backends" / name
-        assert sorted(p.name for p in folder.glob("*.toml")) == ["memory.toml", "weights.toml"]
+        assert sorted(p.name for p in folder.glob("*.toml")) == ["memory.toml", "precision.toml", "weights.toml"]
         keys = set(registry.declared(name, "weights"))  # and "members" where the first bytes are shared (zip)
         assert (
             {"suffixes", "magic", "what", "destination"}
@@ -60,6 +60,8 @@ def test_every_backend_declares_its_weight_format_and_memory_model_beside_its_mo
         assert all(
             set(fit) >= {"dtype", "precision", "base", "factor"} for fit in registry.declared(name, "memory")["fit"]
         )
+        assert set(registry.declared(name, "precision")) == {"bf16_on_cpu"}
+        assert isinstance(registry.declared(name, "precision")["bf16_on_cpu"], bool)
 
 
 def test_pairs_are_every_two_different_backends_once_in_the_registrys_order() -> None:

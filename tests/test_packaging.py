@@ -55,7 +55,8 @@ def test_the_all_extra_is_the_union_of_the_others_and_does_not_refer_to_itself()
 
 def test_the_wheel_holds_the_data_files_the_code_reads(tmp_path: Path) -> None:
     """A wheel (not the editable install the tests run from) carries what each backend declares before its
-    framework loads (registry.declared: weights.toml, memory.toml), the page and the porting guide's prose."""
+    framework loads (registry.declared: weights.toml, memory.toml, precision.toml), the page and the porting
+    guide's prose."""
     import zipfile
 
     from common.core import registry
@@ -70,7 +71,8 @@ def test_the_wheel_holds_the_data_files_the_code_reads(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr[-2000:]
     (wheel,) = out.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    wanted = {f"nst/backends/{name}/{what}.toml" for name in registry.NAMES for what in ("weights", "memory")}
+    declared = ("weights", "memory", "precision")
+    wanted = {f"nst/backends/{name}/{what}.toml" for name in registry.NAMES for what in declared}
     wanted |= {f"nst/common/serve/static/{p.name}" for p in (root / "common" / "serve" / "static").iterdir()}
     wanted |= {"nst/common/studies/port_guide.toml"}
     assert wanted <= names, sorted(wanted - names)

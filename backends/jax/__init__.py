@@ -26,7 +26,6 @@ class Backend(core.Backend):
 
     name = "jax"
     framework = "jax"
-    bf16_on_cpu = False  # XLA's CPU backend computes a bf16 network's forward pass in float32 (docs/porting.md)
 
     def __init__(self, device: str = "cpu") -> None:
         super().__init__(device)

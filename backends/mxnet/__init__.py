@@ -28,7 +28,6 @@ class Backend(core.Backend):
 
     name = "mxnet"
     framework = "mxnet"
-    bf16_on_cpu = True  # AMP bf16: 1.5x fp32 at 300x450 on an AMD EPYC Zen 4 (nst bench; docs/speed.md)
 
     def __init__(self, device: str = "cpu") -> None:
         super().__init__(device)

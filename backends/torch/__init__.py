@@ -28,7 +28,6 @@ class Backend(core.Backend):
 
     name = "torch"
     framework = "torch"
-    bf16_on_cpu = True  # autocast bf16 with channels_last: 2.9x fp32 at 300x450 on a Xeon with AMX (docs/speed.md)
 
     def __init__(self, device: str = "cpu") -> None:
         super().__init__(processing.device(device))

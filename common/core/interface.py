@@ -55,12 +55,12 @@ class Backend(abc.ABC):
     A subclass defined in backends/<name>/__init__.py gets the methods of IMPLEMENTED_BY from its package's
     modules; it writes itself only what depends on its device: __init__, version, asarray, to_tensor and
     _build_vgg19. What common/ needs of it before its framework loads, it declares in data files beside them
-    (registry.declared): its weight-file format (weights.toml) and its fitted memory model (memory.toml).
+    (registry.declared): its weight-file format (weights.toml), its fitted memory model (memory.toml) and whether
+    it runs bf16 on a CPU (precision.toml).
     """
 
     name: str = ""
     framework: str = ""
-    bf16_on_cpu: bool = False  # whether --precision bf16 runs on a CPU with bf16 units (jax refuses it there)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

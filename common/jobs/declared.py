@@ -194,8 +194,8 @@ class Declared:
     )
     precision: str = declare(
         "fp32", R, V.Choice(options=PRECISIONS), methods=GATYS, page=True,
-        help="the fast mode: VGG runs in bfloat16 (torch autocast, channels_last; MXNet AMP) while the losses stay "
-        "float32",
+        help="the fast mode: bf16 runs VGG in bfloat16 (torch autocast, channels_last; MXNet AMP) while the losses "
+        "stay float32; auto: bf16 where the CPU has bf16 units and the backend runs it there (torch, MXNet), else fp32",
     )
     log: str | None = declare(
         None, OUT, V.Text(optional=True, metavar="RUN.json"), extensions=(".json",), called="run record",

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from ..core import cpu, weights
+from ..core import cpu, precision, weights
 from ..core.errors import UserError
 from ..core.interface import Backend
 from . import checkpoint, images, memory, paths, presets
@@ -164,7 +164,7 @@ def make(
     """Check everything a run can be refused for, in one place, and return its plan; UserError for the first
     problem. ``methods``: each method by its name (stylize.METHODS); ``confine``: every output must lie inside this
     folder (nst batch's --output-dir)."""
-    s, ckpt = resume(settings)
+    s, ckpt = resume(settings, say)
     check_method(s)
     method = methods[s.method]
     stages = s.run_stages()
@@ -214,13 +214,24 @@ def check_memory(s: Settings, sizes: Any) -> None:
     )
 
 
-def resume(settings: Settings) -> tuple[Settings, checkpoint.Checkpoint | None]:
+def resume(settings: Settings, say: Say | None = None) -> tuple[Settings, checkpoint.Checkpoint | None]:
     """The validated settings a run goes on with and the checkpoint it continues (--resume; its settings decide
-    the method too), or the settings validated and None."""
+    the method too), or the settings validated and None; --precision auto made the precision it runs in."""
     if not settings.resume:
-        return settings.validated(), None
+        return chosen_precision(settings.validated(), say), None
     ckpt = checkpoint.load(settings.resume)
     return resumed_settings(settings, ckpt).validated(), ckpt
+
+
+def chosen_precision(s: Settings, say: Say | None = None, backend: str | None = None) -> Settings:
+    """The settings with --precision auto made bf16 or fp32 for the backend (default the settings'), device and
+    CPU, the choice and its reason said in one line; other precisions as they are."""
+    if s.precision != precision.AUTO:
+        return s
+    chosen, why = precision.auto(backend or s.backend, s.device)
+    if say is not None:
+        say(f"--precision auto runs {chosen}: {why}")
+    return s.replace(precision=chosen)
 
 
 def resumed_settings(s: Settings, ckpt: checkpoint.Checkpoint) -> Settings:
@@ -232,7 +243,7 @@ def resumed_settings(s: Settings, ckpt: checkpoint.Checkpoint) -> Settings:
     photoreal's is photoreal-hrnet).
     """
     saved = Settings.from_dict(ckpt.settings)
-    now, unasked = s.validated(), presets.settings({}, s.preset)
+    now, unasked = chosen_precision(s.validated(), backend=saved.backend), presets.settings({}, s.preset)
     for name in named(Role.RECIPE) + named(Role.INPUT):
         value, then = getattr(now, name), getattr(saved, name)
         if not paths.same_inputs(name, value, then) and value != getattr(unasked, name):

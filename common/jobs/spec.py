@@ -11,7 +11,7 @@ from ..core.errors import UserError
 from . import values
 
 OPTIMIZERS = ("adam", "lbfgs", "sgd")
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # auto: bf16 or fp32 by the CPU and backend (core/precision.py)
 INITS = ("content", "noise", "style")  # or a path to an image
 WEIGHT_SPECS = ("auto", "imagenet", "random")  # or a path to a weights file
 METHODS = ("gatys", "hrnet")  # optimize the image's pixels, or train the HRNet generator (common/core/hrnet.py)

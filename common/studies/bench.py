@@ -26,13 +26,14 @@ from ..core.hrnet import random_generator
 from ..core.interface import load_backend
 from ..core.objective import LossWeights, make_objective
 from ..core.photoreal_objective import PhotorealObjective
+from ..core.precision import AUTO
 from ..core.recipe import CONTENT_LAYERS, STYLE_LAYERS
 from ..core.registry import NAMES, check_names
 from ..jobs import children
 from ..jobs.outputs import check_writable, write_text
 from ..jobs.presets import get
 from ..jobs.record import versions
-from ..jobs.settings import PRECISIONS as ALL_PRECISIONS
+from ..jobs.settings import PRECISIONS as RUN_PRECISIONS
 from ..jobs.settings import check_size
 from .flops import step_flops
 from .peak import matmul_peak, no_peak
@@ -41,6 +42,7 @@ from .quality import QUALITY_FLAGS
 SIZES = ((128, 128), (256, 256), (300, 450), (512, 512))
 PHOTOREAL_SIZES = ((256, 256), (500, 500))  # the HRNet generator's training step (nst photoreal), fp32
 PRECISIONS = ("fp32", "bf16")
+ALL_PRECISIONS = tuple(p for p in RUN_PRECISIONS if p != AUTO)  # what a cell can measure: a precision itself
 Say = Callable[[str], None] | None
 
 

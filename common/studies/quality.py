@@ -15,19 +15,18 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from ..core.cpu import bf16_units
 from ..core.interface import load_backend
 from ..core.objective import make_objective
+from ..core.precision import auto as auto_precision
 from ..core.recipe import CONTENT_LAYERS, SIZE, STYLE_LAYERS
 from ..jobs import children, images, presets, samples
 from ..jobs.stylize import stylize
 
 
 def fast_recipe(backend: str) -> dict[str, Any]:
-    """The fast preset's stages, and the reduced precision worth timing beside fp32 on this machine: bf16 where the
-    CPU has bf16 units and the backend runs bf16 on a CPU (torch, MXNet), else fp32 alone."""
-    bf16 = load_backend(backend).bf16_on_cpu and bf16_units() is not False
-    return {"precision": "bf16" if bf16 else "fp32", "stages": presets.get("fast").values["stages"]}
+    """The fast preset's stages, and the precision worth timing beside fp32 on this machine: --precision auto's
+    (bf16 where the CPU has bf16 units and the backend runs bf16 on a CPU: torch, MXNet), else fp32 alone."""
+    return {"precision": auto_precision(backend, "cpu")[0], "stages": presets.get("fast").values["stages"]}
 
 
 def process_age() -> float | None:
