@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -47,10 +48,32 @@ def peak_rss(argv: list[str]) -> int:
 
 
 def covering_fit(points: list[dict]) -> tuple[float, float]:
-    """The least-squares line through the measured peaks, its base raised where the line passes below a point by
-    more than the estimate's margin covers (the generator's peak is not linear at small sizes)."""
-    base, factor = memory.fit([pt["activations"] for pt in points], [pt["rss"] for pt in points])
-    return max(base, *(pt["rss"] / memory.MARGIN - factor * pt["activations"] for pt in points)), factor
+    """The line whose estimate (x the margin) covers every measured peak and overestimates the worst-covered point
+    least: the least-squares line and the lines through each two points, each raised where it passes below a point
+    by more than the margin covers (the peak is not linear at small sizes), the one with the smallest largest
+    estimate / peak."""
+    xs, ys = [pt["activations"] for pt in points], [pt["rss"] for pt in points]
+    lines = [memory.fit(xs, ys)]
+    lines += [
+        (ys[i] - (ys[j] - ys[i]) / (xs[j] - xs[i]) * xs[i], (ys[j] - ys[i]) / (xs[j] - xs[i]))
+        for i in range(len(xs))
+        for j in range(i + 1, len(xs))
+        if xs[j] != xs[i] and ys[j] > ys[i]
+    ]
+
+    def raised(base: float, factor: float) -> tuple[float, float]:
+        return max(base, *(y / memory.MARGIN - factor * x for x, y in zip(xs, ys, strict=True))), factor
+
+    def worst(line: tuple[float, float]) -> float:
+        return max(memory.MARGIN * (line[0] + line[1] * x) / y for x, y in zip(xs, ys, strict=True))
+
+    return min((raised(*line) for line in lines if line[1] > 0), key=worst)
+
+
+def round_up(value: float, digits: int = 4) -> float:
+    """``value`` rounded up to ``digits`` significant digits, so a written fit never estimates below its own."""
+    unit = 10.0 ** (math.floor(math.log10(abs(value))) - digits + 1)
+    return float(f"{math.ceil(value / unit - 1e-9) * unit:.{digits}g}")
 
 
 COMMANDS = {"gatys": ["stylize"], "hrnet": ["photoreal"]}  # method -> the command that runs it
@@ -137,8 +160,8 @@ FIT_HEADER = """\
 
 
 def write_fits(results: list[dict], results_file: str, machine: dict, path_of=memory.fit_file) -> None:
-    """Each result's (base, factor), to 4 significant digits, into its backend's memory.toml: a (method, dtype,
-    precision) measured again replaces its fit where it stands, the other fits stay as they are."""
+    """Each result's (base, factor), rounded up to 4 significant digits, into its backend's memory.toml: a (method,
+    dtype, precision) measured again replaces its fit where it stands, the other fits stay as they are."""
     where = Path(results_file).resolve()
     where = str(where.relative_to(ROOT)) if where.is_relative_to(ROOT) else str(where)
     for name in dict.fromkeys(r["backend"] for r in results):
@@ -157,10 +180,10 @@ def write_fits(results: list[dict], results_file: str, machine: dict, path_of=me
 
 
 def fit_table(fit: dict) -> str:
-    """One [[fit]] table of memory.toml, the coefficients to 4 significant digits."""
+    """One [[fit]] table of memory.toml, the coefficients rounded up to 4 significant digits."""
     lines = ["", "[[fit]]", f"method = {json.dumps(fit.get('method', memory.GATYS))}"]
     lines += [f"dtype = {json.dumps(fit['dtype'])}", f"precision = {json.dumps(fit['precision'])}"]
-    lines += [f"base = {fit['base']:.4g}", f"factor = {fit['factor']:.4g}"]
+    lines += [f"base = {round_up(fit['base']):.4g}", f"factor = {round_up(fit['factor']):.4g}"]
     lines += [f"results = {json.dumps(fit['results'])}", f"cpu = {json.dumps(fit['cpu'])}"]
     return "\n".join(lines) + "\n"
 

@@ -98,6 +98,36 @@ def test_the_benchmark_writes_a_measured_modes_fit_where_the_backend_keeps_it(tm
             assert new["results"] == str(tmp_path / "r.json")
 
 
+def test_a_written_fit_is_rounded_up_so_it_never_estimates_below_the_fit() -> None:
+    """4 significant digits, rounded up: 1.23441e8 is written 1.235e8, not 1.234e8 (below the measured point the
+    fit was raised to cover)."""
+    bench = load_benchmark()
+    fit = {"dtype": "float32", "precision": "fp32", "base": 1.23441e8, "factor": 1.77612, "results": "r", "cpu": "c"}
+    written = tomllib.loads(bench.fit_table(fit))["fit"][0]
+    assert (written["base"], written["factor"]) == (1.235e8, 1.777)
+    for value in (1.0, 0.0012344, 5.023e8, 987654321.0, 2.0000001):
+        assert value <= bench.round_up(value) < value * 1.001
+
+
+def test_the_fit_covers_every_measured_peak_within_the_margin_where_a_least_squares_line_cannot() -> None:
+    """A peak that grows more slowly at large sizes than at small ones: the least-squares line, raised to cover
+    every point, overestimates the smallest by 1.7x; the covering fit keeps every estimate within [1, 1.5) of its
+    peak (it is the line through two of the points, raised)."""
+    bench = load_benchmark()
+    sizes = ((0.037, 0.4), (0.148, 0.7), (0.5, 1.55), (0.89, 2.2), (1.78, 3.3))  # GiB of activations, GiB of peak
+    points = [{"activations": a * 2**30, "rss": r * 2**30} for a, r in sizes]
+    xs, ys = [p["activations"] for p in points], [p["rss"] for p in points]
+
+    def ratios(base: float, factor: float) -> list[float]:
+        return [memory.MARGIN * (base + factor * x) / y for x, y in zip(xs, ys, strict=True)]
+
+    base, factor = memory.fit(xs, ys)
+    base = max(base, *(y / memory.MARGIN - factor * x for x, y in zip(xs, ys, strict=True)))
+    assert max(ratios(base, factor)) > 1.65
+    got = ratios(*bench.covering_fit(points))
+    assert min(got) >= 1 - 1e-9 and max(got) < 1.4, got
+
+
 def test_available_memory_honours_the_override(monkeypatch) -> None:
     monkeypatch.setenv("NST_MEMORY_LIMIT", str(2**30))
     assert memory.available() <= 2**30
