@@ -25,7 +25,9 @@ import argparse
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +58,9 @@ RULES = (
 BETA1, BETA2 = 0.9, 0.999
 
 
-def run_rule(ops, objective, start: np.ndarray, rule: dict, steps: int, judge) -> list[tuple[int, float]]:
+def run_rule(
+    ops: Any, objective: Any, start: np.ndarray, rule: dict, steps: int, judge: Callable[[Any], float]
+) -> list[tuple[int, float]]:
     """(step, loss) every 2 steps of one rule from the preprocessed image ``start``."""
     x, m, v, eps, curve = start.copy(), np.zeros_like(start), None, 1e-8, []
     for k in range(1, steps + 1):
