@@ -85,11 +85,8 @@ def test_auto_says_what_it_chose_and_why_in_one_line(image_files, tmp_path, cpu_
         assert ("bf16 units" in lines[0]) == (name == "torch")
 
 
-def test_a_run_made_with_auto_resumes_with_auto(image_files, tmp_path, cpu_with_bf16, capsys, monkeypatch) -> None:
-    """The checkpoint holds the precision auto chose; resumed with auto again, the run is not refused and ends on
-    exactly the image of an uninterrupted bf16 run."""
-    get_backend("torch")
-    whole = written([*stylize_argv("torch", image_files, tmp_path / "whole.png"), *RUN, "--precision", "bf16"], capsys)
+def interrupted(argv: list[str], monkeypatch) -> None:
+    """Run nst stylize, interrupted (SIGINT) during its first step, so its checkpoint holds one step."""
     real = common.jobs.gatys.make_trainer
 
     def interrupted_after_step_1(*args, **kwargs):
@@ -104,13 +101,42 @@ def test_a_run_made_with_auto_resumes_with_auto(image_files, tmp_path, cpu_with_
         return trainer
 
     monkeypatch.setattr(common.jobs.gatys, "make_trainer", interrupted_after_step_1)
-    ckpt, out = tmp_path / "run.npz", tmp_path / "part.png"
-    argv = [*stylize_argv("torch", image_files, out), *RUN, "--precision", "auto", "--checkpoint", str(ckpt)]
     assert cli.main(argv) == 130
     monkeypatch.setattr(common.jobs.gatys, "make_trainer", real)
+
+
+def test_a_run_made_with_auto_resumes_with_auto(image_files, tmp_path, cpu_with_bf16, capsys, monkeypatch) -> None:
+    """The checkpoint holds the precision auto chose; resumed with auto again, the run is not refused and ends on
+    exactly the image of an uninterrupted bf16 run."""
+    get_backend("torch")
+    whole = written([*stylize_argv("torch", image_files, tmp_path / "whole.png"), *RUN, "--precision", "bf16"], capsys)
+    ckpt, out = tmp_path / "run.npz", tmp_path / "part.png"
+    interrupted(
+        [*stylize_argv("torch", image_files, out), *RUN, "--precision", "auto", "--checkpoint", str(ckpt)], monkeypatch
+    )
     assert checkpoint.load(ckpt).settings["precision"] == "bf16"
     assert cli.main(["stylize", "--resume", str(ckpt), "--precision", "auto", "--quiet"]) == 0, capsys.readouterr().err
     assert np.array_equal(np.asarray(images.load_image(out)), whole)
+
+
+def test_a_bf16_checkpoint_resumed_with_auto_on_a_cpu_without_bf16_units_is_refused(
+    image_files, tmp_path, capsys, monkeypatch
+) -> None:
+    """auto chooses fp32 there, which is also what the command gives unasked, so the checkpoint's bf16 stands and
+    is refused as bf16 is on such a CPU: one line, the partial image untouched."""
+    get_backend("torch")
+    play_cpu_kind(tmp_path, monkeypatch, "sapphire-rapids")
+    ckpt, out = tmp_path / "run.npz", tmp_path / "part.png"
+    interrupted(
+        [*stylize_argv("torch", image_files, out), *RUN, "--precision", "auto", "--checkpoint", str(ckpt)], monkeypatch
+    )
+    capsys.readouterr()
+    before = out.read_bytes()
+    play_cpu_kind(tmp_path, monkeypatch, "zen3")
+    assert cli.main(["stylize", "--resume", str(ckpt), "--precision", "auto", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--precision bf16 needs a CPU with bf16 units" in err, err
+    assert out.read_bytes() == before
 
 
 def test_nst_bench_measures_precisions_not_auto(capsys) -> None:
