@@ -22,6 +22,9 @@ import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -45,26 +48,41 @@ def cost(stages: list[Stage], step: int) -> float:
     return total
 
 
+def run_stages(
+    ops: Any, backend: str, size: tuple[int, int], stages: list[Stage], pair: dict, folder: str, every: int = 0
+) -> Path:
+    """Run ``stages`` on ``pair`` (content, style) with seeded random weights, writing folder/o.png (and, every
+    ``every`` steps, folder/o_stepNNNN.png); the output's path."""
+    s = Settings(
+        **pair,
+        backend=backend,
+        size=size,
+        weights="random",
+        output=f"{folder}/o.png",
+        quiet=True,
+        stages=tuple(stages),
+        save_every=every or None,
+    )
+    stylize(s, ops, say=lambda message: None)
+    return Path(folder) / "o.png"
+
+
 def staged(
     ops, backend: str, size, stages: list[Stage], every: int, judge, pair: dict
 ) -> list[tuple[int, float, float]]:
     """(step, cost, loss) every ``every`` steps of a staged run on ``pair`` (content, style), and at its end."""
     with tempfile.TemporaryDirectory() as tmp:
-        s = Settings(
-            **pair,
-            backend=backend,
-            size=size,
-            weights="random",
-            output=f"{tmp}/o.png",
-            quiet=True,
-            stages=tuple(stages),
-            save_every=every,
-        )
-        stylize(s, ops, say=lambda message: None)
-        frames = [*sorted(Path(tmp).glob("o_step*.png")), Path(tmp) / "o.png"]
+        out = run_stages(ops, backend, size, stages, pair, tmp, every)
+        frames = [*sorted(Path(tmp).glob("o_step*.png")), out]
         n = sum(st.steps for st in stages)
         steps = [int(f.stem.rpartition("step")[2]) if "step" in f.stem else n for f in frames]
         return [(k, cost(stages, k), judge(images.load_image(f))) for k, f in zip(steps, frames, strict=True)]
+
+
+def prefix_result(ops: Any, backend: str, size: tuple[int, int], prefix: list[Stage], pair: dict) -> Image.Image:
+    """The image (8-bit, as saved) a staged run of ``prefix`` on ``pair`` (content, style) writes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return images.load_image(run_stages(ops, backend, size, prefix, pair, tmp))
 
 
 def finals(ops, start, size, final: dict, every: int, judge, objective) -> list[tuple[int, float]]:
@@ -114,18 +132,7 @@ def main() -> None:
             results.append({**cand, "curve": curve})
         else:
             prefix = [Stage(**st) for st in cand["prefix"]]
-            with tempfile.TemporaryDirectory() as tmp:
-                s = Settings(
-                    **pair,
-                    backend=args.backend,
-                    size=size,
-                    weights="random",
-                    output=f"{tmp}/p.png",
-                    quiet=True,
-                    stages=tuple(prefix),
-                )
-                stylize(s, ops, say=lambda message: None)
-                start = images.load_image(f"{tmp}/p.png")
+            start = prefix_result(ops, args.backend, size, prefix, pair)
             curves = [finals(ops, start, size, f, args.every, judge, objective) for f in cand["finals"]]
             results.append({**cand, "prefix_cost": cost(prefix, 10**9), "prefix_loss": judge(start), "curves": curves})
         print(json.dumps(results[-1])[-300:], flush=True)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,15 +33,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from fast_schedules import cost  # noqa: E402
+from fast_schedules import cost, prefix_result  # noqa: E402
 
 from common.core.interface import load_backend  # noqa: E402
 from common.core.objective import make_objective  # noqa: E402
 from common.core.recipe import CONTENT_LAYERS, SIZE, STYLE_LAYERS  # noqa: E402
 from common.jobs import images, presets, samples  # noqa: E402
 from common.jobs.record import versions  # noqa: E402
-from common.jobs.settings import Settings  # noqa: E402
-from common.jobs.stylize import stylize  # noqa: E402
 
 RULES = (
     {"rule": "adam", "lr": 0.01},
@@ -103,21 +100,11 @@ def main() -> None:
     def judge(image) -> float:
         return float(ops.to_numpy(objective(ops.preprocess(image, SIZE))[3])) / args.reference
 
-    prefix = presets.get("fast").values["stages"][:-1]
-    with tempfile.TemporaryDirectory() as tmp:
-        s = Settings(
-            content=str(paths[0]),
-            style=(str(paths[1]),),
-            backend=args.backend,
-            weights="random",
-            output=f"{tmp}/p.png",
-            quiet=True,
-            stages=tuple(prefix),
-        )
-        stylize(s, ops, say=lambda message: None)
-        start_image = images.load_image(f"{tmp}/p.png")
+    prefix = list(presets.get("fast").values["stages"][:-1])
+    pair = {"content": str(paths[0]), "style": (str(paths[1]),)}
+    start_image = prefix_result(ops, args.backend, SIZE, prefix, pair)
     start = ops.to_numpy(ops.preprocess(start_image, SIZE))
-    results = {"prefix_cost": cost(list(prefix), 10**9), "prefix_loss": judge(start_image), "rules": []}
+    results = {"prefix_cost": cost(prefix, 10**9), "prefix_loss": judge(start_image), "rules": []}
     for rule in RULES:
         curve = run_rule(ops, objective, start, rule, args.steps, judge)
         results["rules"].append({**rule, "curve": curve})
