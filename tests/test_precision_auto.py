@@ -136,6 +136,7 @@ def test_a_bf16_checkpoint_resumed_with_auto_on_a_cpu_without_bf16_units_is_refu
     assert cli.main(["stylize", "--resume", str(ckpt), "--precision", "auto", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--precision bf16 needs a CPU with bf16 units" in err, err
+    assert "resume it on a CPU with bf16 units, or start again with --precision fp32" in err, err
     assert out.read_bytes() == before
 
 

@@ -71,8 +71,9 @@ def channels_last_fp32(text: str | None = None) -> bool:
     return found is not None and "avx2" in found and "avx512f" not in found
 
 
-def check_precision(precision: str, device: str) -> None:
-    """UserError for --precision bf16 on a CPU known to lack bf16 units, where it would run far slower than fp32.
+def check_precision(precision: str, device: str, advice: str = "use --precision fp32") -> None:
+    """UserError for --precision bf16 on a CPU known to lack bf16 units, where it would run far slower than fp32;
+    ``advice`` ends the line (a resumed run cannot change its precision, so it is told otherwise).
 
     Measured on an AMD EPYC Zen 3 (AVX2 only): a bf16 matrix product ran at 0.9 GFLOP/s against fp32's 165, and a
     torch step of the d2l recipe at 300x450 took 74 s in bf16 against 2.0 s in fp32.
@@ -80,5 +81,5 @@ def check_precision(precision: str, device: str) -> None:
     if precision == "bf16" and device == "cpu" and bf16_units() is False:
         raise UserError(
             f"--precision bf16 needs a CPU with bf16 units (AMX or AVX-512 bf16); this one ({model()}) has none "
-            "and would run it about 40x slower than fp32: use --precision fp32"
+            f"and would run it about 40x slower than fp32: {advice}"
         )
