@@ -50,7 +50,9 @@ class ImageSource:
 
 FILES = ImageSource()
 # a checkpoint's precision cannot change on resume (resumed_settings), so fp32 is no way to finish a bf16 run
-RESUME_BF16 = "the checkpoint was made in bf16: resume it on a CPU with bf16 units, or start again with --precision fp32"
+RESUME_BF16 = (
+    "the checkpoint was made in bf16: resume it on a CPU with bf16 units, or start again with --precision fp32"
+)
 
 
 @dataclass(frozen=True)
