@@ -13,6 +13,9 @@ benchmarks/fast_preset.py's business. Usage:
 candidates.json: [{"stages": [{"scale": 0.25, "steps": 200, "lr": 0.3, ...}, ...]},
                   {"prefix": [...stages...], "finals": [{"optimizer": "adam", "lr": 0.02, "decay_every": 10,
                    "decay_factor": 1.0, "steps": 30}, ...]}]
+
+A prefix candidate may set "content_weight" (the d2l recipe's is 1) for its prefix, a final its own for its
+steps; every image is judged by the recipe's weights all the same.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from common.core.interface import load_backend  # noqa: E402
 from common.core.lbfgs import LBFGSTrainer  # noqa: E402
-from common.core.objective import make_objective  # noqa: E402
-from common.core.recipe import CONTENT_LAYERS, SIZE, STYLE_LAYERS  # noqa: E402
+from common.core.objective import LossWeights, make_objective  # noqa: E402
+from common.core.recipe import CONTENT_LAYERS, D2L, SIZE, STYLE_LAYERS  # noqa: E402
 from common.jobs import images, samples  # noqa: E402
 from common.jobs.record import versions  # noqa: E402
 from common.jobs.settings import Settings, Stage  # noqa: E402
@@ -49,7 +52,14 @@ def cost(stages: list[Stage], step: int) -> float:
 
 
 def run_stages(
-    ops: Any, backend: str, size: tuple[int, int], stages: list[Stage], pair: dict, folder: str, every: int = 0
+    ops: Any,
+    backend: str,
+    size: tuple[int, int],
+    stages: list[Stage],
+    pair: dict,
+    folder: str,
+    every: int = 0,
+    content_weight: float = D2L["content_weight"],
 ) -> Path:
     """Run ``stages`` on ``pair`` (content, style) with seeded random weights, writing folder/o.png (and, every
     ``every`` steps, folder/o_stepNNNN.png); the output's path."""
@@ -62,6 +72,7 @@ def run_stages(
         quiet=True,
         stages=tuple(stages),
         save_every=every or None,
+        content_weight=content_weight,
     )
     stylize(s, ops, say=lambda message: None)
     return Path(folder) / "o.png"
@@ -79,10 +90,13 @@ def staged(
         return [(k, cost(stages, k), judge(images.load_image(f))) for k, f in zip(steps, frames, strict=True)]
 
 
-def prefix_result(ops: Any, backend: str, size: tuple[int, int], prefix: list[Stage], pair: dict) -> Image.Image:
-    """The image (8-bit, as saved) a staged run of ``prefix`` on ``pair`` (content, style) writes."""
+def prefix_result(
+    ops: Any, backend: str, size: tuple[int, int], prefix: list[Stage], pair: dict, **weight: float
+) -> Image.Image:
+    """The image (8-bit, as saved) a staged run of ``prefix`` on ``pair`` (content, style) writes (``weight``:
+    content_weight, if not the recipe's)."""
     with tempfile.TemporaryDirectory() as tmp:
-        return images.load_image(run_stages(ops, backend, size, prefix, pair, tmp))
+        return images.load_image(run_stages(ops, backend, size, prefix, pair, tmp, **weight))
 
 
 def finals(ops, start, size, final: dict, every: int, judge, objective) -> list[tuple[int, float]]:
@@ -118,12 +132,28 @@ def main() -> None:
     paths = (args.content or samples.sample_path(samples.CONTENT), args.style or samples.sample_path(samples.STYLE))
     pair = {"content": str(paths[0]), "style": (str(paths[1]),)}
     content, style = (images.load_image(path) for path in paths)
-    objective = make_objective(
-        ops, ops.preprocess(content, size), ops.preprocess(style, size), CONTENT_LAYERS, STYLE_LAYERS
-    )
+    X = (ops.preprocess(content, size), ops.preprocess(style, size))
+    objective = make_objective(ops, *X, CONTENT_LAYERS, STYLE_LAYERS)
+
+    def steered(final: dict) -> Any:
+        """The objective a final stage descends: the recipe's, or with the final's own content weight."""
+        if "content_weight" not in final:
+            return objective
+        return make_objective(ops, *X, CONTENT_LAYERS, STYLE_LAYERS, LossWeights(content=final["content_weight"]))
 
     def judge(image) -> float:
         return float(ops.to_numpy(objective(ops.preprocess(image, size))[3])) / args.reference
+
+    def terms(image) -> list[float]:
+        """The content, style and TV terms of the image's judged loss (the recipe's weights), unscaled."""
+        return [float(ops.to_numpy(term)) for term in objective(ops.preprocess(image, size))[:3]]
+
+    seen: dict = {}
+
+    def judged(image) -> float:
+        """judge, keeping the image for its terms."""
+        seen["last"] = image
+        return judge(image)
 
     results = []
     for cand in json.loads(Path(args.candidates).read_text()):
@@ -132,9 +162,22 @@ def main() -> None:
             results.append({**cand, "curve": curve})
         else:
             prefix = [Stage(**st) for st in cand["prefix"]]
-            start = prefix_result(ops, args.backend, size, prefix, pair)
-            curves = [finals(ops, start, size, f, args.every, judge, objective) for f in cand["finals"]]
-            results.append({**cand, "prefix_cost": cost(prefix, 10**9), "prefix_loss": judge(start), "curves": curves})
+            weight = {"content_weight": cand["content_weight"]} if "content_weight" in cand else {}
+            start = prefix_result(ops, args.backend, size, prefix, pair, **weight)
+            curves, ends = [], []
+            for f in cand["finals"]:
+                curves.append(finals(ops, start, size, f, args.every, judged, steered(f)))
+                ends.append(terms(seen["last"]))
+            results.append(
+                {
+                    **cand,
+                    "prefix_cost": cost(prefix, 10**9),
+                    "prefix_loss": judge(start),
+                    "prefix_terms": terms(start),
+                    "curves": curves,
+                    "final_terms": ends,
+                }
+            )
         print(json.dumps(results[-1])[-300:], flush=True)
     Path(args.out).write_text(json.dumps({"machine": versions(), "results": results}, indent=1) + "\n")
 
