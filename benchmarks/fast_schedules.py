@@ -79,7 +79,7 @@ def run_stages(
 
 
 def staged(
-    ops, backend: str, size, stages: list[Stage], every: int, judge, pair: dict
+    ops: Any, backend: str, size: tuple[int, int], stages: list[Stage], every: int, judge: Any, pair: dict
 ) -> list[tuple[int, float, float]]:
     """(step, cost, loss) every ``every`` steps of a staged run on ``pair`` (content, style), and at its end."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,7 +99,9 @@ def prefix_result(
         return images.load_image(run_stages(ops, backend, size, prefix, pair, tmp, **weight))
 
 
-def finals(ops, start, size, final: dict, every: int, judge, objective) -> list[tuple[int, float]]:
+def finals(
+    ops: Any, start: Any, size: tuple[int, int], final: dict, every: int, judge: Any, objective: Any
+) -> list[tuple[int, float]]:
     """(step, loss) every ``every`` steps of one full-size schedule from the image ``start``."""
     X = ops.preprocess(start, size)
     args = (final["lr"], final["decay_every"], final["decay_factor"])
@@ -141,16 +143,17 @@ def main() -> None:
             return objective
         return make_objective(ops, *X, CONTENT_LAYERS, STYLE_LAYERS, LossWeights(content=final["content_weight"]))
 
-    def judge(image) -> float:
+    def judge(image: Any) -> float:
+        """The image's judged loss over the recipe's."""
         return float(ops.to_numpy(objective(ops.preprocess(image, size))[3])) / args.reference
 
-    def terms(image) -> list[float]:
+    def terms(image: Any) -> list[float]:
         """The content, style and TV terms of the image's judged loss (the recipe's weights), unscaled."""
         return [float(ops.to_numpy(term)) for term in objective(ops.preprocess(image, size))[:3]]
 
     seen: dict = {}
 
-    def judged(image) -> float:
+    def judged(image: Any) -> float:
         """judge, keeping the image for its terms."""
         seen["last"] = image
         return judge(image)

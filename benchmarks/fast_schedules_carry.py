@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -32,7 +33,9 @@ from common.jobs.record import versions  # noqa: E402
 REFERENCE = 0.6456432938575745  # the d2l recipe's final loss on the bundled pair (torch, as fast_schedules.py)
 
 
-def run(ops, content, style, judge, stages: list[dict], carry: bool, every: int) -> list[tuple[int, float, float]]:
+def run(
+    ops: Any, content: Any, style: Any, judge: Any, stages: list[dict], carry: bool, every: int
+) -> list[tuple[int, float, float]]:
     """(full-size step, cost, loss) every ``every`` full-size steps of a staged run, moments carried or not."""
     import torch
     import torch.nn.functional as F
@@ -83,7 +86,8 @@ def main() -> None:
         ops, ops.preprocess(content, SIZE), ops.preprocess(style, SIZE), CONTENT_LAYERS, STYLE_LAYERS
     )
 
-    def judge(X) -> float:
+    def judge(X: Any) -> float:
+        """The image's judged loss (8-bit, as saved) over the recipe's."""
         return float(objective(ops.preprocess(ops.postprocess(X), SIZE))[3]) / REFERENCE
 
     results = []

@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class BatchNormInstanceNorm(nn.HybridBlock):
         with self.name_scope():
             self.bn = nn.BatchNorm(axis=1, epsilon=EPS, center=False, scale=False, in_channels=channels)
 
-    def hybrid_forward(self, F, x):
+    def hybrid_forward(self, F: Any, x: Any) -> Any:
         """BatchNorm of the one image."""
         return self.bn(x)
 
@@ -52,7 +53,7 @@ class BatchNormInstanceNorm(nn.HybridBlock):
 class ShiftedInstanceNorm(BatchNormInstanceNorm):
     """BatchNorm of the data less its channel means (gradient stopped): a shifted one-pass variance."""
 
-    def hybrid_forward(self, F, x):
+    def hybrid_forward(self, F: Any, x: Any) -> Any:
         """BatchNorm of the centred image."""
         return self.bn(F.broadcast_sub(x, F.BlockGrad(F.mean(x, axis=(2, 3), keepdims=True))))
 
@@ -63,7 +64,7 @@ class TwoPassInstanceNorm(nn.HybridBlock):
     def __init__(self, channels: int, **kwargs) -> None:
         super().__init__(**kwargs)
 
-    def hybrid_forward(self, F, x):
+    def hybrid_forward(self, F: Any, x: Any) -> Any:
         """(x - mean) / sqrt(var + eps) per channel."""
         d = F.broadcast_sub(x, F.mean(x, axis=(2, 3), keepdims=True))
         return F.broadcast_div(d, F.sqrt(F.mean(F.square(d), axis=(2, 3), keepdims=True) + EPS))
@@ -78,7 +79,7 @@ class OperatorInstanceNorm(nn.HybridBlock):
             self.gamma = self.params.get("gamma", shape=(channels,), init="ones", grad_req="null")
             self.beta = self.params.get("beta", shape=(channels,), init="zeros", grad_req="null")
 
-    def hybrid_forward(self, F, x, gamma, beta):
+    def hybrid_forward(self, F: Any, x: Any, gamma: Any, beta: Any) -> Any:
         """The operator's normalization."""
         return F.InstanceNorm(x, gamma, beta, eps=EPS)
 
@@ -100,7 +101,7 @@ def inputs(offset: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X.astype(np.float32), rng.standard_normal(shape)
 
 
-def normalized(block_class, X: np.ndarray, G: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+def normalized(block_class: Any, X: np.ndarray, G: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """A variant's output and input gradient, in training mode as the generator runs it."""
     block = block_class(X.shape[1])
     block.initialize()

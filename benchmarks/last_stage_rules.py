@@ -97,7 +97,8 @@ def main() -> None:
         ops, ops.preprocess(content, SIZE), ops.preprocess(style, SIZE), CONTENT_LAYERS, STYLE_LAYERS
     )
 
-    def judge(image) -> float:
+    def judge(image: Any) -> float:
+        """The image's judged loss over the recipe's."""
         return float(ops.to_numpy(objective(ops.preprocess(image, SIZE))[3])) / args.reference
 
     prefix = list(presets.get("fast").values["stages"][:-1])

@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import tomllib
@@ -159,7 +160,9 @@ FIT_HEADER = """\
 """
 
 
-def write_fits(results: list[dict], results_file: str, machine: dict, path_of=memory.fit_file) -> None:
+def write_fits(
+    results: list[dict], results_file: str, machine: dict, path_of: Callable[[str], Path] = memory.fit_file
+) -> None:
     """Each result's (base, factor), rounded up to 4 significant digits, into its backend's memory.toml: a (method,
     dtype, precision) measured again replaces its fit where it stands, the other fits stay as they are."""
     where = Path(results_file).resolve()

@@ -16,6 +16,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -30,7 +31,7 @@ from common.studies.bench import timed_steps  # noqa: E402
 STEPS = 3  # the first (warm-up, and JAX's compilation) and two more
 
 
-def stage_times(ops, content, style, at: tuple[int, int]) -> dict:
+def stage_times(ops: Any, content: Any, style: Any, at: tuple[int, int]) -> dict:
     """Seconds of the set-up and of each of STEPS steps at size ``at``."""
     start = time.perf_counter()
     objective = make_objective(

@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -63,7 +64,7 @@ def main() -> None:
     plot_comparison(histories, str(out / f"{prefix}losses.png"), title)
 
 
-def draw_panels(panels, path: Path, caption: str) -> None:
+def draw_panels(panels: list[tuple[str, Any]], path: Path, caption: str) -> None:
     """The images side by side with captions."""
     import matplotlib
 

@@ -16,6 +16,7 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -25,7 +26,7 @@ from serve_helpers import Browser, browser_missing, run_in_page, start_server, s
 SCREENS = {"serve.png": (1280, 900, False), "serve_390.png": (390, 844, True)}  # width, height, a phone
 
 
-def whole_page(driver, width: int, height: int, phone: bool, out: Path) -> None:
+def whole_page(driver: Any, width: int, height: int, phone: bool, out: Path) -> None:
     """Show the page on a screen of this size (CSS px), then save all of it, as tall as it is."""
     metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": phone}
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)

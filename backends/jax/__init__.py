@@ -4,8 +4,10 @@ functional optimizer state)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import jax
+import numpy as np
 
 # float64 runs need 64-bit arrays, which JAX turns into 32-bit ones unless x64 is enabled. Enabling it changes only
 # the default dtype of arrays made without one; this backend names the dtype of every array it makes, so float32 runs
@@ -36,16 +38,18 @@ class Backend(core.Backend):
         """jax's version."""
         return jax.__version__
 
-    def asarray(self, array):
+    def asarray(self, array: np.ndarray) -> jax.Array:
         """A jax array copy of a numpy array on this device."""
         return processing.asarray(array, self.jax_device)
 
-    def to_tensor(self, pixels, dtype="float32", normalize=True):
+    def to_tensor(self, pixels: np.ndarray, dtype: str = "float32", normalize: bool = True) -> jax.Array:
         """uint8 HWC pixels -> normalized NCHW jax array."""
         return processing.to_tensor(pixels, dtype, normalize, self.jax_device)
 
-    def _build_vgg19(self, arrays, last, pooling, dtype):
+    def _build_vgg19(
+        self, arrays: Mapping[str, np.ndarray], last: core.layers.Layer, pooling: str, dtype: str
+    ) -> vgg.VGG:
         return vgg.build(arrays, last, pooling, dtype, self.jax_device)
 
-    def _build_generator(self, arrays, dtype):
+    def _build_generator(self, arrays: Mapping[str, np.ndarray], dtype: str) -> generator.Generator:
         return generator.build(arrays, dtype, self.jax_device)

@@ -41,7 +41,7 @@ def sgd(params: Params, grads: Params, scalars: jax.Array) -> Params:
 def adam(params: Params, grads: Params, state: dict, scalars: jax.Array) -> tuple[Params, dict]:
     """(new parameters, new moments) after one step of torch.optim.Adam, in each parameter's dtype."""
 
-    def one(p, g, m, v):
+    def one(p: jax.Array, g: jax.Array, m: jax.Array, v: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         step_size, bias_correction2_sqrt = scalars[0].astype(p.dtype), scalars[1].astype(p.dtype)
         m = m + (1 - BETA1) * (g - m)  # torch's exp_avg.lerp_(grad, 1 - beta1)
         v = v * BETA2 + (1 - BETA2) * g * g
@@ -113,6 +113,7 @@ class Program:
         return isinstance(other, Program) and self.key == other.key
 
     def __call__(self, consts: list, *args: Any) -> list:
+        """The program's outputs for its constants and the arguments."""
         return jax.core.eval_jaxpr(self.jaxpr, consts, *jax.tree_util.tree_leaves(args))
 
 
@@ -122,7 +123,7 @@ def train_step(
 ) -> tuple[list, jax.Array, Params, dict]:
     """(losses, the image, new parameters, new optimizer state): one pure step from the old ones."""
 
-    def total(params):
+    def total(params: Params) -> tuple[jax.Array, tuple[list, jax.Array]]:
         X, *losses = program(consts, params, inputs)
         return losses[-1], (losses, X)
 
@@ -152,7 +153,7 @@ class Trainer:
         self.opt_state, self.t = init(optimizer, model.params), 0
         self.steps_done = 0
 
-        def image_and_losses(params, inputs):
+        def image_and_losses(params: Params, inputs: tuple) -> tuple[jax.Array, ...]:
             X = model.apply(params, *inputs)
             return (X, *loss_fn(X))
 
@@ -210,7 +211,7 @@ class Trainer:
 
 @functools.partial(jax.jit, static_argnames=("program",))
 def _gradient(program: Program, consts: list, X: jax.Array) -> tuple[list, jax.Array]:
-    def total(X):
+    def total(X: jax.Array) -> tuple[jax.Array, list]:
         losses = program(consts, X)
         return losses[-1], losses
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Mapping
 
 # MXNet sizes its OpenMP pool when its engine starts, for good; left alone it uses one thread on a 2-core
 # machine (1.5x slower here). So the thread count must be set before mxnet is imported.
@@ -18,6 +19,7 @@ if hasattr(os, "sched_getaffinity"):
     os.environ.setdefault("OMP_NUM_THREADS", str(len(os.sched_getaffinity(0))))
 
 import mxnet as mx
+import numpy as np
 
 from .. import core
 from . import generator, processing, vgg
@@ -38,16 +40,18 @@ class Backend(core.Backend):
         """mxnet's version."""
         return mx.__version__
 
-    def asarray(self, array):
+    def asarray(self, array: np.ndarray) -> mx.nd.NDArray:
         """An NDArray copy of a numpy array in this context."""
         return processing.asarray(array, self.ctx)
 
-    def to_tensor(self, pixels, dtype="float32", normalize=True):
+    def to_tensor(self, pixels: np.ndarray, dtype: str = "float32", normalize: bool = True) -> mx.nd.NDArray:
         """uint8 HWC pixels -> normalized NCHW NDArray."""
         return processing.to_tensor(pixels, dtype, normalize, self.ctx)
 
-    def _build_vgg19(self, arrays, last, pooling, dtype):
+    def _build_vgg19(
+        self, arrays: Mapping[str, np.ndarray], last: core.layers.Layer, pooling: str, dtype: str
+    ) -> mx.gluon.nn.HybridSequential:
         return vgg.build(arrays, last, pooling, dtype, self.ctx)
 
-    def _build_generator(self, arrays, dtype):
+    def _build_generator(self, arrays: Mapping[str, np.ndarray], dtype: str) -> generator.Generator:
         return generator.build(arrays, dtype, self.ctx)

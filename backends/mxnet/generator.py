@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import mxnet as mx
 import numpy as np
@@ -51,7 +52,7 @@ class InstanceNorm(nn.HybridBlock):
         """Output in ``dtype``; the normalization and its fixed parameters stay float64."""
         self.dtype = dtype
 
-    def hybrid_forward(self, F, x, gamma, beta, running_mean, running_var):
+    def hybrid_forward(self, F: Any, x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: Any) -> Any:
         """Each channel of the one image normalized over its pixels, in float64, rounded to the network's dtype."""
         stats = {"eps": EPS, "fix_gamma": True, "use_global_stats": False, "axis": 1}
         y = F.BatchNorm(F.cast(x, "float64"), gamma, beta, running_mean, running_var, **stats)
@@ -71,7 +72,7 @@ class BottleneckBlock(nn.HybridBlock):
             self.shortcut = conv(cin, cout, 1) if cin != cout else None
             self.norm_shortcut = InstanceNorm(cout) if cin != cout else None
 
-    def hybrid_forward(self, F, x):
+    def hybrid_forward(self, F: Any, x: Any) -> Any:
         """The block's output."""
         out = F.relu(self.norm1(self.conv1(x)))
         out = F.relu(self.norm2(self.conv2(out)))
@@ -80,7 +81,7 @@ class BottleneckBlock(nn.HybridBlock):
         return F.relu(out + residual)
 
 
-def upsample(F, x, scale: int):
+def upsample(F: Any, x: Any, scale: int) -> Any:
     """Bilinear upsampling by an integer factor that does not align corners (torch's F.interpolate default).
 
     Separable and written with slices and element-wise products: output pixel k of each group of ``scale`` sits
@@ -91,7 +92,7 @@ def upsample(F, x, scale: int):
     return _upsample_axis(F, _upsample_axis(F, x, 3, scale), 2, scale)
 
 
-def _upsample_axis(F, x, axis: int, scale: int):
+def _upsample_axis(F: Any, x: Any, axis: int, scale: int) -> Any:
     first, last = F.slice_axis(x, axis=axis, begin=0, end=1), F.slice_axis(x, axis=axis, begin=-1, end=None)
     before = F.concat(first, F.slice_axis(x, axis=axis, begin=0, end=-1), dim=axis)
     after = F.concat(F.slice_axis(x, axis=axis, begin=1, end=None), last, dim=axis)
@@ -116,7 +117,7 @@ class HRNet(nn.HybridBlock):
                     module = conv(block.in_channels, block.out_channels, 3, block.stride)
                 setattr(self, block.name, module)
 
-    def hybrid_forward(self, F, x):
+    def hybrid_forward(self, F: Any, x: Any) -> Any:
         """The generated image for input image x (sides divisible by 4)."""
         map1_1 = self.layer1_1(x)
         map2_1 = self.layer2_1(map1_1)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import mxnet as mx
 import numpy as np
@@ -44,7 +45,7 @@ class TorchOptimizer(mx.optimizer.Optimizer):
         super().__init__(learning_rate=learning_rate, **kwargs)
         self.moments: dict[int, list[nd.NDArray]] = {}
 
-    def create_state(self, index, weight):
+    def create_state(self, index: int, weight: nd.NDArray) -> None:
         """No Updater state: the moments live in self.moments."""
         return None
 
@@ -79,7 +80,7 @@ class TorchAdam(TorchOptimizer):
         super().__init__(learning_rate)
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
 
-    def update(self, index, weight, grad, state):
+    def update(self, index: int, weight: nd.NDArray, grad: nd.NDArray, state: Any) -> None:
         """One Adam step on one parameter."""
         self._update_count(index)
         t = self._index_update_count[index]
@@ -95,7 +96,7 @@ class TorchAdam(TorchOptimizer):
 class TorchSGD(TorchOptimizer):
     """Plain SGD as torch.optim.SGD computes it (no momentum, no weight decay)."""
 
-    def update(self, index, weight, grad, state):
+    def update(self, index: int, weight: nd.NDArray, grad: nd.NDArray, state: Any) -> None:
         """One SGD step on one parameter."""
         self._update_count(index)
         weight[:] = weight - self._get_lr(index) * (grad * self.rescale_grad)
@@ -110,7 +111,7 @@ class Trainer:
     def __init__(
         self,
         model: nn.Block,
-        loss_fn,
+        loss_fn: Callable[[nd.NDArray], Sequence[nd.NDArray]],
         lr: float,
         decay_every: int,
         decay_factor: float,
@@ -175,7 +176,7 @@ class Trainer:
         self.steps_done = int(state["steps_done"])
 
 
-def gradient(loss_fn, X: nd.NDArray) -> tuple[list[float], nd.NDArray]:
+def gradient(loss_fn: Callable[[nd.NDArray], Sequence[nd.NDArray]], X: nd.NDArray) -> tuple[list[float], nd.NDArray]:
     """The losses at X and d total / d X."""
     X = X.copy()
     X.attach_grad()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import mxnet as mx
 import numpy as np
@@ -50,7 +51,7 @@ class FeatureExtractor(nn.HybridBlock):
         with self.name_scope():
             self.net = net[: max(self.taps) + 1]  # the layers after the deepest tap never run
 
-    def hybrid_forward(self, F, X):
+    def hybrid_forward(self, F: Any, X: Any) -> tuple[Any, ...]:
         """Outputs of the requested layers for input X (a tuple, so that the block hybridizes)."""
         outputs = {}
         for i, layer in enumerate(self.net):
@@ -60,7 +61,9 @@ class FeatureExtractor(nn.HybridBlock):
         return tuple(outputs[name] for name in self.names)
 
 
-def feature_extractor(net: nn.HybridSequential, names: Sequence[str | int], precision: str = "fp32"):
+def feature_extractor(
+    net: nn.HybridSequential, names: Sequence[str | int], precision: str = "fp32"
+) -> Callable[[nd.NDArray], dict[str, nd.NDArray]]:
     """A callable image -> {name: output} over a hybridized FeatureExtractor block, always in training mode.
 
     With oneDNN, MXNet runs a convolution through a different primitive in training mode (the default inside

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Mapping
 
 # Intel MKL (inside torch) picks code paths at run time, and some float32 results (e.g. a convolution's
 # backward on a 1x1 map) then differ between processes. Conditional Numerical Reproducibility makes them
@@ -17,6 +18,7 @@ if "torch" in sys.modules and "MKL_CBWR" not in os.environ:
     )
 os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
+import numpy as np
 import torch
 
 from .. import core
@@ -38,16 +40,18 @@ class Backend(core.Backend):
         """torch's version."""
         return torch.__version__
 
-    def asarray(self, array):
+    def asarray(self, array: np.ndarray) -> torch.Tensor:
         """A torch tensor copy of a numpy array on this device."""
         return processing.asarray(array, self.torch_device)
 
-    def to_tensor(self, pixels, dtype="float32", normalize=True):
+    def to_tensor(self, pixels: np.ndarray, dtype: str = "float32", normalize: bool = True) -> torch.Tensor:
         """uint8 HWC pixels -> normalized NCHW tensor."""
         return processing.to_tensor(pixels, dtype, normalize, self.torch_device)
 
-    def _build_vgg19(self, arrays, last, pooling, dtype):
+    def _build_vgg19(
+        self, arrays: Mapping[str, np.ndarray], last: core.layers.Layer, pooling: str, dtype: str
+    ) -> torch.nn.Sequential:
         return vgg.build(arrays, last, pooling, dtype, self.torch_device)
 
-    def _build_generator(self, arrays, dtype):
+    def _build_generator(self, arrays: Mapping[str, np.ndarray], dtype: str) -> generator.HRNet:
         return generator.build(arrays, dtype, self.torch_device)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        loss_fn,
+        loss_fn: Callable[[torch.Tensor], Sequence[torch.Tensor]],
         lr: float,
         decay_every: int,
         decay_factor: float,
@@ -102,7 +102,9 @@ class Trainer:
         self.scheduler.load_state_dict(saved["scheduler"])
 
 
-def gradient(loss_fn, X: torch.Tensor) -> tuple[list[float], torch.Tensor]:
+def gradient(
+    loss_fn: Callable[[torch.Tensor], Sequence[torch.Tensor]], X: torch.Tensor
+) -> tuple[list[float], torch.Tensor]:
     """The losses at X and d total / d X."""
     X = X.detach().clone().requires_grad_(True)
     losses = loss_fn(X)

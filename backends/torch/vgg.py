@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -82,7 +82,9 @@ class FeatureExtractor(nn.Module):
         return [outputs[name] for name in self.names]
 
 
-def feature_extractor(net: nn.Sequential, names: Sequence[str | int], precision: str = "fp32"):
+def feature_extractor(
+    net: nn.Sequential, names: Sequence[str | int], precision: str = "fp32"
+) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
     """A callable image -> {name: output} over a FeatureExtractor module."""
     module = FeatureExtractor(net, layers.resolve_all(names), precision)
 

@@ -60,11 +60,13 @@ def manager_of(request: Request) -> Manager:
 
 @router.get("/", include_in_schema=False)
 def page() -> FileResponse:
+    """The page."""
     return FileResponse(STATIC / "index.html")
 
 
 @router.get("/api/options", summary="Presets, samples, backends, defaults, limits, job states and outcomes")
 def options(request: Request) -> dict[str, Any]:
+    """What the page's form offers: presets, samples, backends, defaults, limits, states."""
     return {
         "presets": {name: presets.get(name).summary for name in presets.names()},
         "samples": list(intake.SAMPLES),
@@ -82,6 +84,7 @@ def options(request: Request) -> dict[str, Any]:
 
 @router.get("/api/samples/{name}", summary="A bundled sample image", response_class=FileResponse)
 def sample(name: str) -> FileResponse:
+    """A bundled sample image."""
     return FileResponse(intake.sample(name))
 
 
@@ -92,6 +95,7 @@ def sample(name: str) -> FileResponse:
     openapi_extra={"requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}},
 )
 async def upload(request: Request, role: Role = Role.content, name: str | None = None) -> dict[str, Any]:
+    """Keep an uploaded image, streamed to a file under the upload limit and checked as nst stylize checks inputs."""
     manager, limit = manager_of(request), intake.MAX_UPLOAD_BYTES
     too_large = f"the upload is larger than the limit of {limit:,} bytes"
     if int(request.headers.get("content-length") or 0) > limit:
@@ -130,22 +134,26 @@ def delete_upload(request: Request, upload_id: str) -> Response:
 
 @router.post("/api/runs", status_code=201, summary="Start a run on one or several backends (queued if busy)")
 def create(request: Request, body: RunRequest) -> dict[str, Any]:
+    """Start a run on one or several backends (queued if busy)."""
     backends = [b.value for b in body.backends]
     return manager_of(request).create(body.content, body.style, backends, body.preset, body.settings).view()
 
 
 @router.get("/api/runs", summary="Every run under the data folder, newest first")
 def runs(request: Request) -> list[dict[str, Any]]:
+    """Every run under the data folder, newest first."""
     return manager_of(request).listing()
 
 
 @router.get("/api/runs/{run_id}", summary="A run: its jobs' states and loss histories, and the comparison")
 def run(request: Request, run_id: str) -> dict[str, Any]:
+    """A run: its jobs' states and loss histories, and the comparison."""
     return manager_of(request).get(run_id).view()
 
 
 @router.get("/api/runs/{run_id}/events", summary="Server-sent events: a snapshot, then step/job/comparison, end")
 def stream(request: Request, run_id: str) -> StreamingResponse:
+    """A run's server-sent events: a snapshot, then its steps, jobs and comparison, then its end."""
     manager = manager_of(request)
     manager.get(run_id)
     body = events.stream(manager.hub, run_id, lambda: manager.attach(run_id))
@@ -155,6 +163,7 @@ def stream(request: Request, run_id: str) -> StreamingResponse:
 
 @router.post("/api/runs/{run_id}/stop", summary="Stop a run (or one backend's job) as Ctrl-C does")
 def stop(request: Request, run_id: str, backend: BackendName | None = None) -> dict[str, Any]:
+    """Stop a run, or one backend's job, as Ctrl-C does."""
     return manager_of(request).stop(run_id, backend and backend.value).view(history=False)
 
 
@@ -167,17 +176,20 @@ def delete_run(request: Request, run_id: str) -> Response:
 
 @router.post("/api/runs/{run_id}/resume", summary="Continue a stopped run from its checkpoint (either method)")
 def resume(request: Request, run_id: str, backend: BackendName | None = None) -> dict[str, Any]:
+    """Continue a stopped run from its checkpoint."""
     return manager_of(request).resume(run_id, backend and backend.value).view(history=False)
 
 
 @router.get("/api/runs/{run_id}/inputs/{role}", summary="A run's content or style image")
 def run_input(request: Request, run_id: str, role: Role) -> FileResponse:
+    """A run's content or style image."""
     found = manager_of(request).get(run_id)
     return FileResponse(store.inside(found.folder, "inputs", found.request["inputs"][role.value]["file"]))
 
 
 @router.get("/api/runs/{run_id}/{backend}/preview", summary="The job's latest picture (its result once it ended)")
 def preview(request: Request, run_id: str, backend: BackendName) -> FileResponse:
+    """A job's latest picture (its result once it ended)."""
     job = manager_of(request).get(run_id).jobs.get(backend.value)
     ended = job is not None and job.state.ended
     for name in ("result.png", "preview.png") if ended else ("preview.png", "result.png"):
@@ -188,6 +200,7 @@ def preview(request: Request, run_id: str, backend: BackendName) -> FileResponse
 
 @router.get("/api/runs/{run_id}/{backend}/files/{key}", summary="Download a job's result, run record, ...")
 def job_file(request: Request, run_id: str, backend: BackendName, key: JobFile) -> FileResponse:
+    """A job's result, run record, log or checkpoint, as a download."""
     job = manager_of(request).get(run_id).jobs.get(backend.value)
     path = job.folder / store.JOB_FILES[key.value] if job else None
     if path is None or not path.is_file():
@@ -199,6 +212,7 @@ def job_file(request: Request, run_id: str, backend: BackendName, key: JobFile) 
 
 @router.get("/api/runs/{run_id}/comparison/{key}", summary="Download the comparison (nst compare's report)")
 def comparison_file(request: Request, run_id: str, key: CompareFile) -> FileResponse:
+    """The run's comparison (nst compare's report), as a download."""
     path = manager_of(request).get(run_id).folder / "compare" / store.COMPARE_FILES[key.value]
     if not path.is_file():
         raise HTTPException(404, "no comparison for this run")

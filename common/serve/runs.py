@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +181,8 @@ class Manager(Inventory):
             self._changed(run, job)
             self._thread(self._supervise, run, job)
 
-    def _thread(self, target, *args) -> None:
+    def _thread(self, target: Callable[..., object], *args: object) -> None:
+        """Run target(*args) on a daemon thread, kept in threads_started."""
         thread = threading.Thread(target=target, args=args, daemon=True)
         self.threads_started.append(thread)
         thread.start()

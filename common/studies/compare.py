@@ -13,7 +13,6 @@ import itertools
 import json
 import os
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,13 +26,13 @@ from ..core.registry import NAMES
 from ..jobs import children, paths, record
 from ..jobs.outputs import atomic_folder, write_atomic, write_text
 from ..jobs.plotting import plot_comparison
-from ..jobs.run import input_files
+from ..jobs.run import Say, input_files, warn
 from ..jobs.settings import Settings
 
 FIELDS = ("median", "min", "max")
 
 
-def shared_weights(s: Settings, folder: Path, say) -> tuple[str, str]:
+def shared_weights(s: Settings, folder: Path, say: Say) -> tuple[str, str]:
     """A weights spec every backend loads identically, and a sentence saying what it is."""
     if s.weights == "random":
         return "random", f"seeded random VGG-19 weights (seed {s.seed}), identical in every backend"
@@ -150,12 +149,7 @@ REPORT_FILES = frozenset(
 )
 
 
-def warn(message: str) -> None:
-    """One warning line on stderr."""
-    print(f"warning: {message}", file=sys.stderr)
-
-
-def compare(settings: Settings, folder: str, force: bool = False, say=warn) -> dict:
+def compare(settings: Settings, folder: str, force: bool = False, say: Say = warn) -> dict:
     """Run every backend and write the report folder whole (into a temporary folder beside it, moved into place
     at the end: an earlier report is replaced only with ``force``, and never mixed with the new one); returns
     what the report says."""
@@ -167,7 +161,7 @@ def compare(settings: Settings, folder: str, force: bool = False, say=warn) -> d
         return _write_report(s, out, Path(os.path.realpath(folder)), say)
 
 
-def _write_report(s: Settings, out: Path, final: Path, say) -> dict:
+def _write_report(s: Settings, out: Path, final: Path, say: Say) -> dict:
     """Run every backend into ``out`` and write the report there; its records name the files in ``final``."""
     with tempfile.TemporaryDirectory() as tmp:
         weights, weights_note = shared_weights(s, Path(tmp), say)

@@ -140,7 +140,9 @@ def inputs_key(content: Image.Image, style: Image.Image, size: tuple[int, int], 
     return (*digests, tuple(size), seed)
 
 
-def feature_checks(a: Backend, b: Backend, X: np.ndarray, dtype: str, seed: int, say) -> list[Check]:
+def feature_checks(
+    a: Backend, b: Backend, X: np.ndarray, dtype: str, seed: int, say: Callable[[str], None]
+) -> list[Check]:
     """The output of every named VGG-19 layer, max and average pooling."""
     checks = []
     for pooling in ("max", "avg"):
