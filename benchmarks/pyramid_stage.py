@@ -6,16 +6,22 @@ of its size upsampled bilinearly to it, each a parameter of the same Adam: a ste
 as fine. Each case runs from the fast preset's first three stages' result (as the preset does, judged alike) or
 from the content image, and is judged every --every steps by the d2l objective at full size on the 8-bit image,
 relative to the d2l recipe's final loss, beside the preset's own full-size stage (plain Adam, lr 0.01) from the
-same start. Cost is in full-size step equivalents, as in fast_schedules.py. Usage:
+same start. Cost is in full-size step equivalents, as in fast_schedules.py. With --time ROUNDS it judges nothing
+and times instead what a pyramid step costs beside a plain one (4 levels against 1, the bundled pair at the
+recipe's size, float32, freed memory kept as in a run), the two taking turns for ROUNDS rounds of one untimed and
+5 timed steps each. Usage:
 
     python benchmarks/pyramid_stage.py --out benchmarks/results/pyramid_stage_<cpu>.json
+    python benchmarks/pyramid_stage.py --time 5 --out benchmarks/results/pyramid_step_time_<cpu>.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +32,7 @@ sys.path.insert(0, str(HERE))
 from fast_preset import pair_files  # noqa: E402
 from fast_schedules import cost, prefix_result  # noqa: E402
 
+from common.core.allocator import kept_memory  # noqa: E402
 from common.core.interface import load_backend  # noqa: E402
 from common.core.objective import make_objective  # noqa: E402
 from common.core.recipe import CONTENT_LAYERS, SIZE, STYLE_LAYERS  # noqa: E402
@@ -70,16 +77,40 @@ def descend(torch: Any, objective: Any, start: Any, case: dict, every: int, judg
     return curve
 
 
+def step_times(torch: Any, objective: Any, start: Any, rounds: int) -> dict[str, list[float]]:
+    """Seconds per step of plain Adam (1 level) and of the 4-level pyramid, taking turns, 5 timed steps a turn."""
+    times: dict[str, list[float]] = {"plain": [], "pyramid": []}
+    for _ in range(rounds):
+        for name, lrs in (("plain", [0.01]), ("pyramid", [0.01] * 4)):
+            descend(torch, objective, start, {"lrs": lrs, "steps": 1}, 10**9, None)  # untimed
+            begin = time.perf_counter()
+            descend(torch, objective, start, {"lrs": lrs, "steps": 5}, 10**9, None)
+            times[name].append((time.perf_counter() - begin) / 5)
+    return times
+
+
 def main() -> None:
     """Run every case on every pair, print each case's last point, write the curves."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pairs", default="bundled,astronaut-coffee")
     p.add_argument("--every", type=int, default=4)
+    p.add_argument("--time", type=int, default=0, metavar="ROUNDS", help="time steps instead of judging them")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     import torch
 
     ops = load_backend("torch")
+    if args.time:
+        content_file, style_file = pair_files("bundled")
+        content, style = (ops.preprocess(images.load_image(f), SIZE) for f in (content_file, style_file))
+        with kept_memory():  # as the optimization loop runs
+            objective = make_objective(ops, content, style, CONTENT_LAYERS, STYLE_LAYERS)
+            times = step_times(torch, objective, content, args.time)
+        medians = {name: statistics.median(seconds) for name, seconds in times.items()}
+        print(medians, f"pyramid / plain: {medians['pyramid'] / medians['plain']:.3f}")
+        out = {"machine": versions(), "size": SIZE, "seconds_per_step": times, "medians": medians}
+        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+        return
     prefix = list(FAST_STAGES[:-1])
     results = []
     for pair in args.pairs.split(","):
