@@ -94,6 +94,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pairs", default="bundled,astronaut-coffee")
     p.add_argument("--every", type=int, default=4)
+    p.add_argument("--cases", help="a JSON file of cases (default: CASES); start: prefix, content or n (stages)")
     p.add_argument("--time", type=int, default=0, metavar="ROUNDS", help="time steps instead of judging them")
     p.add_argument("--out", required=True)
     args = p.parse_args()
@@ -111,7 +112,7 @@ def main() -> None:
         out = {"machine": versions(), "size": SIZE, "seconds_per_step": times, "medians": medians}
         Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
         return
-    prefix = list(FAST_STAGES[:-1])
+    cases = json.loads(Path(args.cases).read_text()) if args.cases else CASES
     results = []
     for pair in args.pairs.split(","):
         content_file, style_file = pair_files(pair)
@@ -123,13 +124,15 @@ def main() -> None:
             """The d2l objective of X written as 8-bit, over the recipe's final loss."""
             return float(objective(ops.preprocess(ops.postprocess(X), SIZE))[3]) / REFERENCE[pair]
 
-        start = ops.preprocess(
-            prefix_result(ops, "torch", SIZE, prefix, {"content": content_file, "style": (style_file,)}), SIZE
-        )
-        for case in CASES:
-            begin, spent = (start, cost(prefix, 10**9)) if case["start"] == "prefix" else (content, 0.0)
-            curve = descend(torch, objective, begin, case, args.every, judge)
-            results.append({"pair": pair, **case, "start_cost": spent, "start_loss": judge(begin), "curve": curve})
+        starts: dict[int, Any] = {0: content}  # the result of the preset's first n stages, by n
+        for case in cases:
+            n = 3 if case["start"] == "prefix" else 0 if case["start"] == "content" else int(case["start"])
+            if n not in starts:
+                files = {"content": content_file, "style": (style_file,)}
+                starts[n] = ops.preprocess(prefix_result(ops, "torch", SIZE, list(FAST_STAGES[:n]), files), SIZE)
+            spent = cost(list(FAST_STAGES[:n]), 10**9)
+            curve = descend(torch, objective, starts[n], case, args.every, judge)
+            results.append({"pair": pair, **case, "start_cost": spent, "start_loss": judge(starts[n]), "curve": curve})
             print(pair, case, [round(loss, 4) for _, loss in curve], flush=True)
     Path(args.out).write_text(json.dumps({"machine": versions(), "results": results}, indent=1) + "\n")
 
