@@ -24,13 +24,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from fast_schedules import RECIPE_LOSS  # noqa: E402
+
 from common.core.interface import load_backend  # noqa: E402
 from common.core.objective import make_objective  # noqa: E402
 from common.core.recipe import CONTENT_LAYERS, SIZE, STYLE_LAYERS  # noqa: E402
 from common.jobs import images, samples  # noqa: E402
 from common.jobs.record import versions  # noqa: E402
-
-REFERENCE = 0.6456432938575745  # the d2l recipe's final loss on the bundled pair (torch, as fast_schedules.py)
 
 
 def run(
@@ -88,7 +88,7 @@ def main() -> None:
 
     def judge(X: Any) -> float:
         """The image's judged loss (8-bit, as saved) over the recipe's."""
-        return float(objective(ops.preprocess(ops.postprocess(X), SIZE))[3]) / REFERENCE
+        return float(objective(ops.preprocess(ops.postprocess(X), SIZE))[3]) / RECIPE_LOSS["bundled"]
 
     results = []
     for cand in json.loads(Path(args.candidates).read_text()):

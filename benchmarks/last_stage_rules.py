@@ -33,7 +33,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from fast_schedules import cost, prefix_result  # noqa: E402
+from fast_schedules import RECIPE_LOSS, cost, prefix_result  # noqa: E402
 
 from common.core.interface import load_backend  # noqa: E402
 from common.core.objective import make_objective  # noqa: E402
@@ -87,7 +87,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", default="torch")
     p.add_argument("--steps", type=int, default=24, help="full-size steps per rule (the preset's: 24)")
-    p.add_argument("--reference", type=float, default=0.6456432938575745, help="the d2l recipe's final loss")
+    p.add_argument("--reference", type=float, default=RECIPE_LOSS["bundled"], help="the d2l recipe's final loss")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     ops = load_backend(args.backend)

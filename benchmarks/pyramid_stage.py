@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from fast_preset import pair_files  # noqa: E402
-from fast_schedules import cost, prefix_result  # noqa: E402
+from fast_schedules import RECIPE_LOSS, cost, prefix_result  # noqa: E402
 
 from common.core.allocator import kept_memory  # noqa: E402
 from common.core.interface import load_backend  # noqa: E402
@@ -40,7 +40,6 @@ from common.jobs import images  # noqa: E402
 from common.jobs.presets import FAST_STAGES  # noqa: E402
 from common.jobs.record import versions  # noqa: E402
 
-REFERENCE = {"bundled": 0.6456432938575745, "astronaut-coffee": 0.6098}  # the d2l recipe's final loss (torch)
 CASES = [  # start, learning rate per level (full size first; one level: plain Adam), steps, decay (every, factor)
     {"start": "prefix", "lrs": [0.01], "steps": 24},  # the fast preset's full-size stage
     {"start": "prefix", "lrs": [0.01, 0.01, 0.01, 0.01], "steps": 24},
@@ -122,7 +121,7 @@ def main() -> None:
 
         def judge(X: Any, objective: Any = objective, pair: str = pair) -> float:
             """The d2l objective of X written as 8-bit, over the recipe's final loss."""
-            return float(objective(ops.preprocess(ops.postprocess(X), SIZE))[3]) / REFERENCE[pair]
+            return float(objective(ops.preprocess(ops.postprocess(X), SIZE))[3]) / RECIPE_LOSS[pair]
 
         starts: dict[int, Any] = {0: content}  # the result of the preset's first n stages, by n
         for case in cases:

@@ -71,14 +71,20 @@ def channels_last_fp32(text: str | None = None) -> bool:
     return found is not None and "avx2" in found and "avx512f" not in found
 
 
-def check_precision(precision: str, device: str, advice: str = "use --precision fp32") -> None:
-    """UserError for --precision bf16 on a CPU known to lack bf16 units, where it would run far slower than fp32;
-    ``advice`` ends the line (a resumed run cannot change its precision, so it is told otherwise).
+RESUMED_BF16 = (
+    "the checkpoint was made in bf16: resume it on a CPU with bf16 units, or start again with --precision fp32"
+)
+
+
+def check_precision(precision: str, device: str, resuming: bool = False) -> None:
+    """UserError for --precision bf16 on a CPU known to lack bf16 units, where it would run far slower than fp32
+    (a resumed run cannot change its precision, so it is not told to use fp32).
 
     Measured on an AMD EPYC Zen 3 (AVX2 only): a bf16 matrix product ran at 0.9 GFLOP/s against fp32's 165, and a
     torch step of the d2l recipe at 300x450 took 74 s in bf16 against 2.0 s in fp32.
     """
     if precision == "bf16" and device == "cpu" and bf16_units() is False:
+        advice = RESUMED_BF16 if resuming else "use --precision fp32"
         raise UserError(
             f"--precision bf16 needs a CPU with bf16 units (AMX or AVX-512 bf16); this one ({model()}) has none "
             f"and would run it about 40x slower than fp32: {advice}"

@@ -49,10 +49,6 @@ class ImageSource:
 
 
 FILES = ImageSource()
-# a checkpoint's precision cannot change on resume (resumed_settings), so fp32 is no way to finish a bf16 run
-RESUME_BF16 = (
-    "the checkpoint was made in bf16: resume it on a CPU with bf16 units, or start again with --precision fp32"
-)
 
 
 @dataclass(frozen=True)
@@ -184,7 +180,7 @@ def make(
     size = run_size(s, inputs.content)
     method.check_sizes(s, inputs, size, stages)
     check_memory(s, method.memory_sizes(s, inputs, size, stages))
-    cpu.check_precision(s.precision, s.device, RESUME_BF16 if ckpt is not None else "use --precision fp32")
+    cpu.check_precision(s.precision, s.device, resuming=ckpt is not None)
     if s.max_side is None and s.min_side is None:  # after every refusal: a refused run says one line
         warn_if_squashed(inputs.content, size, "content image", say)
     for line in method.warnings(s, inputs, size):
