@@ -43,6 +43,12 @@ from common.jobs.stylize import stylize  # noqa: E402
 
 # the d2l recipe's final loss on each image pair (torch, seeded random weights; nst bench --to-quality measures it)
 RECIPE_LOSS = {"bundled": 0.6456432938575745, "astronaut-coffee": 0.6098}
+FOUR_STAGES = (  # the fast preset as measured until 2026-12-07 (0.25, 0.5, 0.7, 1; no pyramid): later scripts' start
+    Stage(scale=0.25, steps=200, lr=0.3, lr_decay_every=50, lr_decay_factor=0.8),
+    Stage(scale=0.5, steps=60, lr=0.1, lr_decay_every=15, lr_decay_factor=0.8),
+    Stage(scale=0.7, steps=30, lr=0.05, lr_decay_every=10, lr_decay_factor=0.8),
+    Stage(scale=1.0, steps=24, lr=0.01, lr_decay_every=24, lr_decay_factor=1.0),
+)
 
 
 def cost(stages: list[Stage], step: int) -> float:

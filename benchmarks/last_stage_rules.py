@@ -33,12 +33,12 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from fast_schedules import RECIPE_LOSS, cost, prefix_result  # noqa: E402
+from fast_schedules import FOUR_STAGES, RECIPE_LOSS, cost, prefix_result  # noqa: E402
 
 from common.core.interface import load_backend  # noqa: E402
 from common.core.objective import make_objective  # noqa: E402
 from common.core.recipe import CONTENT_LAYERS, SIZE, STYLE_LAYERS  # noqa: E402
-from common.jobs import images, presets, samples  # noqa: E402
+from common.jobs import images, samples  # noqa: E402
 from common.jobs.record import versions  # noqa: E402
 
 RULES = (
@@ -101,7 +101,7 @@ def main() -> None:
         """The image's judged loss over the recipe's."""
         return float(ops.to_numpy(objective(ops.preprocess(image, SIZE))[3])) / args.reference
 
-    prefix = list(presets.get("fast").values["stages"][:-1])
+    prefix = list(FOUR_STAGES[:-1])
     pair = {"content": str(paths[0]), "style": (str(paths[1]),)}
     start_image = prefix_result(ops, args.backend, SIZE, prefix, pair)
     start = ops.to_numpy(ops.preprocess(start_image, SIZE))

@@ -3,7 +3,7 @@
 The fast preset's full-size stage moves every pixel by about its learning rate per Adam step, so structure larger
 than a few pixels moves slowly. Here the image is a sum of levels, the full-size one and levels of 1/2, 1/4, ...
 of its size upsampled bilinearly to it, each a parameter of the same Adam: a step moves coarse structure as fast
-as fine. Each case runs from the fast preset's first three stages' result (as the preset does, judged alike) or
+as fine. Each case runs from the first three stages of the fast preset as it was (fast_schedules.FOUR_STAGES) or
 from the content image, and is judged every --every steps by the d2l objective at full size on the 8-bit image,
 relative to the d2l recipe's final loss, beside the preset's own full-size stage (plain Adam, lr 0.01) from the
 same start. Cost is in full-size step equivalents, as in fast_schedules.py. With --time ROUNDS it judges nothing
@@ -30,14 +30,13 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from fast_preset import pair_files  # noqa: E402
-from fast_schedules import RECIPE_LOSS, cost, prefix_result  # noqa: E402
+from fast_schedules import FOUR_STAGES, RECIPE_LOSS, cost, prefix_result  # noqa: E402
 
 from common.core.allocator import kept_memory  # noqa: E402
 from common.core.interface import load_backend  # noqa: E402
 from common.core.objective import make_objective  # noqa: E402
 from common.core.recipe import CONTENT_LAYERS, SIZE, STYLE_LAYERS  # noqa: E402
 from common.jobs import images  # noqa: E402
-from common.jobs.presets import FAST_STAGES  # noqa: E402
 from common.jobs.record import versions  # noqa: E402
 
 CASES = [  # start, learning rate per level (full size first; one level: plain Adam), steps, decay (every, factor)
@@ -128,8 +127,8 @@ def main() -> None:
             n = 3 if case["start"] == "prefix" else 0 if case["start"] == "content" else int(case["start"])
             if n not in starts:
                 files = {"content": content_file, "style": (style_file,)}
-                starts[n] = ops.preprocess(prefix_result(ops, "torch", SIZE, list(FAST_STAGES[:n]), files), SIZE)
-            spent = cost(list(FAST_STAGES[:n]), 10**9)
+                starts[n] = ops.preprocess(prefix_result(ops, "torch", SIZE, list(FOUR_STAGES[:n]), files), SIZE)
+            spent = cost(list(FOUR_STAGES[:n]), 10**9)
             curve = descend(torch, objective, starts[n], case, args.every, judge)
             results.append({"pair": pair, **case, "start_cost": spent, "start_loss": judge(starts[n]), "curve": curve})
             print(pair, case, [round(loss, 4) for _, loss in curve], flush=True)

@@ -61,8 +61,9 @@ CASES = {
     "sgd": ["--steps", "6", "--optimizer", "sgd", "--lr", "50"],
     "two scales, stopped in the first": ["--steps", "4", "--scales", "0.5,1"],
     "two scales, stopped in the second": ["--steps", "2", "--scales", "0.5,1"],
+    "the fast preset, stopped in a pyramid stage": ["--preset", "fast", "--steps", "2", "--size", "64", "96"],
 }
-STOP_AFTER = {"two scales, stopped in the second": 3}
+STOP_AFTER = {"two scales, stopped in the second": 3, "the fast preset, stopped in a pyramid stage": 5}
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -78,23 +78,35 @@ def from_numpy(saved: dict[str, np.ndarray], params: Params) -> tuple[dict, int]
 
 
 class SynthesizedImage:
-    """The documents' SynthesizedImage: its only parameter is the image; applied, it returns it."""
+    """The documents' SynthesizedImage: its parameter is the image (with levels > 1, the full-size level of a
+    pyramid, core/pyramid.py, the coarser levels being parameters too); applied, it returns the image."""
 
-    def __init__(self, X: jax.Array) -> None:
+    def __init__(self, X: jax.Array, levels: int = 1) -> None:
+        h, w = X.shape[-2:]
         self.params = {"weight": jnp.array(X, copy=True)}
+        for k in range(1, levels):
+            self.params[f"weight_level{k}"] = jnp.zeros((1, X.shape[1], *core.pyramid.level_shape(h, w, k)), X.dtype)
+        self.matrices = [
+            (jnp.asarray(A, X.dtype), jnp.asarray(Bt, X.dtype)) for A, Bt in core.pyramid.matrices(h, w, levels)
+        ]
 
     def apply(self, params: dict[str, jax.Array]) -> jax.Array:
-        """The image the parameters hold."""
-        return params["weight"]
+        """The image the parameters hold: the full-size level plus each coarser level upsampled (A @ P @ B^T)."""
+        X = params["weight"]
+        for k, (A, Bt) in enumerate(self.matrices, 1):
+            X = X + A @ (params[f"weight_level{k}"] @ Bt)
+        return X
 
     def __call__(self) -> jax.Array:
         """The image."""
-        return self.params["weight"]
+        return self.apply(self.params)
 
     def clamp_(self, low: np.ndarray, high: np.ndarray) -> None:
-        """Replace the image by itself clamped between per-channel bounds of shape (1, 3, 1, 1)."""
-        X = self.params["weight"]
-        self.params = {"weight": jnp.clip(X, jnp.asarray(low, X.dtype), jnp.asarray(high, X.dtype))}
+        """Replace the image by itself clamped between per-channel bounds of shape (1, 3, 1, 1) (a pyramid: its
+        full-size level moved by what clamping changes)."""
+        W, X = self.params["weight"], self()
+        clamped = jnp.clip(X, jnp.asarray(low, X.dtype), jnp.asarray(high, X.dtype))
+        self.params = {**self.params, "weight": clamped if len(self.params) == 1 else W + (clamped - X)}
 
 
 class Program:

@@ -15,22 +15,39 @@ from .. import core
 
 
 class SynthesizedImage(nn.Block):
-    """The documents' SynthesizedImage: its only parameter is the image; forward returns it."""
+    """The documents' SynthesizedImage: its parameter is the image (with levels > 1, the full-size level of a
+    pyramid, core/pyramid.py, the coarser levels being parameters too); forward returns the image."""
 
-    def __init__(self, X: nd.NDArray) -> None:
+    def __init__(self, X: nd.NDArray, levels: int = 1) -> None:
         super().__init__()
         self.weight = self.params.get("weight", shape=X.shape, dtype=X.dtype, init=mx.init.Constant(X.copy()))
+        h, w, level_shape = *X.shape[-2:], core.pyramid.level_shape
+        self.levels = [
+            self.params.get(f"level{k}", shape=(1, X.shape[1], *level_shape(h, w, k)), dtype=X.dtype, init="zeros")
+            for k in range(1, levels)
+        ]
+        self.matrices = [
+            (nd.array(A, ctx=X.context, dtype=X.dtype), nd.array(Bt, ctx=X.context, dtype=X.dtype))
+            for A, Bt in core.pyramid.matrices(h, w, levels)
+        ]
         self.initialize(ctx=X.context)
 
     def forward(self) -> nd.NDArray:
-        """The image."""
-        return self.weight.data()
+        """The image: the full-size level plus each coarser level upsampled (A @ P @ B^T)."""
+        X = self.weight.data()
+        for P, (A, Bt) in zip(self.levels, self.matrices, strict=True):
+            rows = nd.dot(P.data(), Bt)  # (1, c, hk, w)
+            X = X + nd.dot(A, rows.transpose((2, 0, 1, 3))).transpose((1, 2, 0, 3))
+        return X
 
     def clamp_(self, low: np.ndarray, high: np.ndarray) -> None:
-        """Clamp the image in place between per-channel bounds of shape (1, 3, 1, 1)."""
-        X = self.weight.data()
-        low_nd, high_nd = (nd.array(b, ctx=X.context, dtype=X.dtype) for b in (low, high))
-        X[:] = nd.broadcast_minimum(nd.broadcast_maximum(X, low_nd), high_nd)
+        """Clamp the image in place between per-channel bounds of shape (1, 3, 1, 1) (a pyramid: its full-size
+        level moved by what clamping changes)."""
+        W = self.weight.data()
+        low_nd, high_nd = (nd.array(b, ctx=W.context, dtype=W.dtype) for b in (low, high))
+        X = self.forward()
+        clamped = nd.broadcast_minimum(nd.broadcast_maximum(X, low_nd), high_nd)
+        W[:] = clamped if not self.levels else W + (clamped - X)
 
 
 class TorchOptimizer(mx.optimizer.Optimizer):

@@ -13,22 +13,37 @@ from .. import core
 
 
 class SynthesizedImage(nn.Module):
-    """The documents' SynthesizedImage: its only parameter is the image; forward returns it."""
+    """The documents' SynthesizedImage: its parameter is the image (with levels > 1, the full-size level of a
+    pyramid, core/pyramid.py, the coarser levels being parameters too); forward returns the image."""
 
-    def __init__(self, X: torch.Tensor) -> None:
+    def __init__(self, X: torch.Tensor, levels: int = 1) -> None:
         super().__init__()
         self.weight = nn.Parameter(X.detach().clone())
+        h, w = X.shape[-2:]
+        shapes = [core.pyramid.level_shape(h, w, k) for k in range(1, levels)]
+        self.levels = nn.ParameterList(nn.Parameter(X.new_zeros(1, X.shape[1], *shape)) for shape in shapes)
+        self.matrices = [
+            (torch.as_tensor(A, dtype=X.dtype, device=X.device), torch.as_tensor(Bt, dtype=X.dtype, device=X.device))
+            for A, Bt in core.pyramid.matrices(h, w, levels)
+        ]
 
     def forward(self) -> torch.Tensor:
-        """The image."""
-        return self.weight
+        """The image: the full-size level plus each coarser level upsampled (A @ P @ B^T)."""
+        X = self.weight
+        for P, (A, Bt) in zip(self.levels, self.matrices, strict=True):
+            X = X + A @ (P @ Bt)
+        return X
 
     @torch.no_grad()
     def clamp_(self, low: np.ndarray, high: np.ndarray) -> None:
-        """Clamp the image in place between per-channel bounds of shape (1, 3, 1, 1)."""
-        self.weight.clamp_(
-            torch.as_tensor(low, dtype=self.weight.dtype), torch.as_tensor(high, dtype=self.weight.dtype)
-        )
+        """Clamp the image in place between per-channel bounds of shape (1, 3, 1, 1) (a pyramid: its full-size
+        level moved by what clamping changes)."""
+        low_t, high_t = (torch.as_tensor(b, dtype=self.weight.dtype) for b in (low, high))
+        if not self.levels:
+            self.weight.clamp_(low_t, high_t)
+            return
+        X = self()
+        self.weight.add_(X.clamp(low_t, high_t) - X)
 
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}

@@ -10,6 +10,7 @@ for all of them.
     cpu          what the CPU is and runs fast                             errors     the errors a run ends with
     allocator    freed memory kept for reuse while the loop's steps run (glibc's malloc)
     files        what a path is (a file, a FIFO, a loop), asked before it is opened
+    pyramid      the image as a pyramid of levels, each a parameter (a stage's levels)
 
 Nothing here imports a framework; only ``load_backend`` imports one, when it is chosen.
 """
@@ -26,6 +27,7 @@ from . import (
     objective,
     photoreal_objective,
     pixels,
+    pyramid,
     recipe,
     reference,
     registry,
@@ -67,6 +69,7 @@ __all__ = [
     "objective",
     "photoreal_objective",
     "pixels",
+    "pyramid",
     "random_vgg19",
     "recipe",
     "reference",

@@ -250,8 +250,11 @@ class Backend(abc.ABC):
 
     # --- training ----------------------------------------------------------------------------------------------------
     @abc.abstractmethod
-    def synthesized_image(self, X: Tensor) -> Any:
-        """The documents' SynthesizedImage: a model whose only parameter is the image, initialized to X."""
+    def synthesized_image(self, X: Tensor, levels: int = 1) -> Any:
+        """The documents' SynthesizedImage: a model whose only parameter is the image, initialized to X; called,
+        it returns the image. With ``levels`` > 1 the image is a pyramid (core/pyramid.py): X is its full-size
+        level, the coarser levels (zeros at first) are parameters too, and the image is their sum as
+        core.pyramid.image computes it."""
 
     @abc.abstractmethod
     def trainer(

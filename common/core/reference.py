@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from . import layers as vgg_layers
+from . import pyramid
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406])
 IMAGENET_STD = np.array([0.229, 0.224, 0.225])
@@ -154,3 +155,19 @@ def mxnet_adam_step(
     v = b2 * v + (1 - b2) * grad * grad
     lr_t = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
     return param - lr_t * m / (np.sqrt(v) + eps), m, v
+
+
+def pyramid_image(levels: list[np.ndarray]) -> np.ndarray:
+    """The image of pyramid levels (full size first, each (1, 3, hk, wk); core/pyramid.py): the full-size level
+    plus each coarser one upsampled, A_k @ (P_k @ B_k^T)."""
+    X = np.asarray(levels[0], np.float64)
+    h, w = X.shape[-2:]
+    for P, (A, Bt) in zip(levels[1:], pyramid.matrices(h, w, len(levels)), strict=True):
+        X = X + A @ (np.asarray(P, np.float64) @ Bt)
+    return X
+
+
+def pyramid_gradients(levels: list[np.ndarray], grad: np.ndarray) -> list[np.ndarray]:
+    """d loss / d each pyramid level given d loss / d image: the image's gradient itself, then A_k^T G B_k."""
+    h, w = grad.shape[-2:]
+    return [grad] + [A.T @ grad @ Bt.T for A, Bt in pyramid.matrices(h, w, len(levels))]

@@ -41,6 +41,7 @@ class Stage:
     lr: float | None = None
     lr_decay_every: int | None = None
     lr_decay_factor: float | None = None
+    levels: int = 1  # > 1: the image is a pyramid of that many levels, each a parameter (core/pyramid.py)
 
 
 @dataclass(frozen=True)

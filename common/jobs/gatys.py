@@ -51,11 +51,11 @@ def pixel_bounds(normalize: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_trainer(ops: Backend, s: Settings, stage: Stage, X: Tensor, objective: Objective, bounds: Any) -> Trainer:
-    """The optimizer a stage runs: the backend's Adam or SGD, or the shared L-BFGS."""
+    """The optimizer a stage runs: the backend's Adam or SGD (on the stage's pyramid levels), or the shared L-BFGS."""
     if s.optimizer == "lbfgs":
         return LBFGSTrainer(ops, X, objective, stage.lr, stage.lr_decay_every, stage.lr_decay_factor, bounds)
     return ops.trainer(
-        ops.synthesized_image(X),
+        ops.synthesized_image(X, levels=stage.levels),
         objective,
         stage.lr,
         stage.lr_decay_every,

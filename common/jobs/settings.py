@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from ..core import layers
+from ..core import layers, pyramid
 from ..core.errors import UserError
 from . import value_lists, values
 from .declared import Declared, Stage
@@ -52,6 +52,7 @@ class Settings(Declared):
                 lr=self.lr if st.lr is None else st.lr,
                 lr_decay_every=self.lr_decay_every if st.lr_decay_every is None else st.lr_decay_every,
                 lr_decay_factor=self.lr_decay_factor if st.lr_decay_factor is None else st.lr_decay_factor,
+                levels=st.levels,
             )
             for st in stages
         )
@@ -104,6 +105,14 @@ def _check_stages(s: Settings) -> None:
             values.Int().check("stage lr_decay_every", stage.lr_decay_every)
         if stage.lr_decay_factor is not None:
             SPECS["lr_decay_factor"].kind.check("--lr-decay-factor", stage.lr_decay_factor)
+        values.Int().check("stage levels", stage.levels)
+        if stage.levels > pyramid.MAX_LEVELS:
+            raise UserError(f"stage levels is {stage.levels}; a pyramid has at most {pyramid.MAX_LEVELS} levels")
+        if stage.levels > 1 and (s.method != "gatys" or s.optimizer == "lbfgs"):
+            raise UserError(
+                f"a stage of {stage.levels} pyramid levels optimizes the pixels with Adam or SGD: it cannot go with "
+                + ("--optimizer lbfgs" if s.method == "gatys" else f"the {s.method} method")
+            )
 
 
 def _weights_list(flag: str, weights: Sequence[Any], expected: int, what: str) -> None:

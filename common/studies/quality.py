@@ -110,6 +110,8 @@ def stage_text(stage: dict[str, Any]) -> str:
     text = f"{stage['steps']} steps at {stage['scale']:g}x"
     if stage.get("lr") is not None:
         text += f" (lr {stage['lr']:g}, x{stage['lr_decay_factor']:g} every {stage['lr_decay_every']})"
+    if stage.get("levels", 1) > 1:
+        text += f" on a pyramid of {stage['levels']} levels"
     return text
 
 
