@@ -4,13 +4,19 @@ clamping keeps the summed image in range, and a run's stage with levels optimize
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from helpers import stylize_argv
+from PIL import Image
 from test_training import quadratic
 
+import cli
 from common.core import pyramid, reference
 from common.core.errors import UserError
-from common.jobs import presets
+from common.jobs import checkpoint, presets
 from common.jobs.settings import Stage
 
 SHAPES = [((13, 17), (7, 9)), ((300, 450), (38, 57)), ((5, 3), (1, 1)), ((8, 8), (4, 4)), ((9, 2), (5, 1))]
@@ -108,16 +114,47 @@ def test_the_trainer_clamps_the_summed_image_of_a_pyramid(backend) -> None:
         np.testing.assert_allclose(Y, np.clip(before, lo32, hi32), rtol=0, atol=2e-6)
 
 
+def _run(name: str, image_files, tmp_path, *extra: str) -> tuple[np.ndarray, dict]:
+    out = tmp_path / f"{name}.png"
+    small = ["--weights", "random", "--quiet", "--size", "64", "96", "--preset", "fast", "--steps", "2"]
+    argv = stylize_argv("torch", image_files, out, *small, *extra, log=out.with_suffix(".json"))
+    assert cli.main([*argv, "--checkpoint", str(tmp_path / f"{name}.npz")]) == 0
+    return np.asarray(Image.open(out)), json.loads(out.with_suffix(".json").read_text())
+
+
+def test_the_fast_presets_last_stage_optimizes_its_levels(image_files, tmp_path, monkeypatch) -> None:
+    """Its checkpoint holds every level of the last stage; without the levels (the same stages, one level) the
+    same run writes another image."""
+    stages = presets.get("fast").values["stages"]
+    assert stages[-1].levels > 1 and stages[-1].scale == 1.0
+    with_levels, record = _run("levels", image_files, tmp_path)
+    assert record["settings"]["stages"][-1]["levels"] == stages[-1].levels
+    saved = checkpoint.load(tmp_path / "levels.npz")
+    shapes = sorted(a.shape for k, a in saved.trainer.items() if k.startswith("param."))
+    levels = [(1, 3, *pyramid.level_shape(64, 96, k)) for k in range(stages[-1].levels)]
+    assert shapes == sorted(levels)
+    flat = tuple(replace(st, levels=1) for st in stages)
+    monkeypatch.setitem(
+        presets.PRESETS,
+        "fast",
+        replace(presets.PRESETS["fast"], values={**presets.PRESETS["fast"].values, "stages": flat}),
+    )
+    without, _ = _run("flat", image_files, tmp_path)
+    assert np.abs(with_levels.astype(int) - without.astype(int)).max() > 0
+
+
 @pytest.mark.parametrize(
-    "stage,optimizer,message",
+    "stage,optimizer,preset,message",
     [
-        (Stage(levels=0), "adam", "stage levels must be a positive integer, not 0"),
-        (Stage(levels=9), "adam", "stage levels is 9; a pyramid has at most 8 levels"),
-        (Stage(levels=2.5), "adam", "stage levels must be a positive integer, not 2.5"),
-        (Stage(levels=3), "lbfgs", "cannot go with --optimizer lbfgs"),
+        (Stage(levels=0), "adam", None, "stage levels must be a positive integer, not 0"),
+        (Stage(levels=9), "adam", None, "stage levels is 9; a pyramid has at most 8 levels"),
+        (Stage(levels=2.5), "adam", None, "stage levels must be a positive integer, not 2.5"),
+        (Stage(levels=3), "lbfgs", None, "cannot go with --optimizer lbfgs"),
+        (Stage(levels=3), "adam", "photoreal-hrnet", "cannot go with the hrnet method"),
     ],
-    ids=["zero", "nine", "fractional", "lbfgs"],
+    ids=["zero", "nine", "fractional", "lbfgs", "hrnet"],
 )
-def test_bad_levels_are_refused(stage, optimizer, message) -> None:
-    with pytest.raises(UserError, match=message.replace("(", r"\(")):
-        presets.settings({"stages": (stage,), "optimizer": optimizer}).validated()
+def test_bad_levels_are_refused(stage, optimizer, preset, message) -> None:
+    with pytest.raises(UserError, match=message):
+        presets.settings({"stages": (stage,), "optimizer": optimizer}, preset).validated()
+    presets.settings({"stages": (replace(stage, levels=1),), "optimizer": optimizer}, preset).validated()  # control

@@ -148,9 +148,9 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "fast",
             "this project (issue 25): the d2l recipe's objective, reached in a fraction of its time",
-            "the d2l objective and weights; Adam coarse to fine (a quarter, half, 0.7 and full size, each stage with "
-            "its own schedule): under a seventh of the recipe's work, ending at 0.987 of its loss on the sample pair "
-            "(not reached on astronaut/coffee); add --precision auto for bf16 where the CPU has it: a tenth on Zen 4",
+            "the d2l objective and weights; Adam at half, then full size, the image a pyramid of levels (each "
+            "stage with its own schedule): under a twelfth of the recipe's work, ending at 0.964 of its loss on the "
+            "sample pair (1.165 on astronaut/coffee, not reached); --precision auto adds bf16 where the CPU has it",
             _recipe(stages=FAST_STAGES),
             FAST_CHOICES,
         ),
