@@ -106,7 +106,7 @@ class SynthesizedImage:
         full-size level moved by what clamping changes)."""
         W, X = self.params["weight"], self()
         clamped = jnp.clip(X, jnp.asarray(low, X.dtype), jnp.asarray(high, X.dtype))
-        self.params = {**self.params, "weight": clamped if len(self.params) == 1 else W + (clamped - X)}
+        self.params = {**self.params, "weight": clamped if not self.matrices else W + (clamped - X)}
 
 
 class Program:

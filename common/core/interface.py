@@ -254,7 +254,7 @@ class Backend(abc.ABC):
         """The documents' SynthesizedImage: a model whose only parameter is the image, initialized to X; called,
         it returns the image. With ``levels`` > 1 the image is a pyramid (core/pyramid.py): X is its full-size
         level, the coarser levels (zeros at first) are parameters too, and the image is their sum as
-        core.pyramid.image computes it."""
+        reference.pyramid_image computes it."""
 
     @abc.abstractmethod
     def trainer(
